@@ -1,0 +1,106 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// ContainerAPI is the part of the Docker API a container diagnosis needs.
+type ContainerAPI interface {
+	ContainerInspect(ctx context.Context, id string, opts client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	ContainerLogs(ctx context.Context, id string, opts client.ContainerLogsOptions) (client.ContainerLogsResult, error)
+}
+
+// Diagnosis is what is known about one container that is not doing well.
+type Diagnosis struct {
+	Container    string   `json:"container"`
+	State        string   `json:"state"`
+	Health       string   `json:"health,omitempty"`
+	ExitCode     int      `json:"exit_code"`
+	OOMKilled    bool     `json:"oom_killed"`
+	RestartCount int      `json:"restart_count"`
+	MemLimit     int64    `json:"mem_limit_bytes,omitempty"`
+	HealthOutput string   `json:"health_output,omitempty"`
+	LogTail      []string `json:"log_tail,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+// LogLines is how many log lines a diagnosis keeps.
+const LogLines = 25
+
+// DiagnoseContainer reads a container's state, last healthcheck output and last log lines.
+func DiagnoseContainer(ctx context.Context, api ContainerAPI, id string) (*Diagnosis, error) {
+	ins, err := api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspecting container %s: %w", id, err)
+	}
+	c := ins.Container
+	d := &Diagnosis{Container: strings.TrimPrefix(c.Name, "/"), RestartCount: c.RestartCount}
+	if c.HostConfig != nil {
+		d.MemLimit = c.HostConfig.Memory
+	}
+	if st := c.State; st != nil {
+		d.State = string(st.Status)
+		d.ExitCode = st.ExitCode
+		d.OOMKilled = st.OOMKilled
+		if st.Health != nil {
+			d.Health = string(st.Health.Status)
+			if n := len(st.Health.Log); n > 0 {
+				last := st.Health.Log[n-1]
+				d.HealthOutput = strings.TrimSpace(fmt.Sprintf("exit %d: %s", last.ExitCode, last.Output))
+			}
+		}
+	}
+	logs, err := api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(LogLines)})
+	if err != nil {
+		d.Error = fmt.Sprintf("reading logs: %v", err)
+		return d, nil
+	}
+	defer logs.Close()
+	raw, err := io.ReadAll(io.LimitReader(logs, 1<<20))
+	if err != nil {
+		d.Error = fmt.Sprintf("reading logs: %v", err)
+	}
+	d.LogTail = demuxLines(raw)
+	return d, nil
+}
+
+// demuxLines splits Docker's multiplexed log stream (containers without a TTY) into lines,
+// falling back to the raw bytes for TTY containers.
+func demuxLines(raw []byte) []string {
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, bytes.NewReader(raw)); err != nil {
+		out.Reset()
+		out.Write(raw)
+	}
+	text := strings.TrimRight(out.String(), "\n")
+	if text == "" {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > LogLines {
+		lines = lines[len(lines)-LogLines:]
+	}
+	return lines
+}
+
+// Explain says in plain words what the state means, for the top of a failure report.
+func (d *Diagnosis) Explain() string {
+	switch {
+	case d.OOMKilled || d.ExitCode == 137 && d.MemLimit > 0:
+		return fmt.Sprintf("it was killed for running out of memory (limit %d MiB): give it more with the heap/memory flags, or give Docker more memory", d.MemLimit>>20)
+	case d.RestartCount >= 3:
+		return fmt.Sprintf("it keeps crashing and being restarted (%d restarts, last exit code %d)", d.RestartCount, d.ExitCode)
+	case d.Health == "unhealthy":
+		return "it runs, but its healthcheck keeps failing"
+	case d.State == "exited":
+		return fmt.Sprintf("it exited with code %d", d.ExitCode)
+	}
+	return ""
+}

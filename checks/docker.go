@@ -1,0 +1,171 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Check IDs for the Docker engine.
+const (
+	IDDockerEngine = "docker-engine"
+)
+
+// Minimums from the seed: Docker 20.10, which speaks API 1.41.
+const (
+	MinEngineMajor = 20
+	MinEngineMinor = 10
+	MinAPIVersion  = "1.41"
+)
+
+// EngineTarget says where the client looked for the daemon, for the message.
+type EngineTarget struct {
+	Host    string // e.g. unix:///var/run/docker.sock or tcp://...
+	Context string // docker context name
+	FromEnv bool   // DOCKER_HOST was set
+}
+
+// DockerUnreachable classifies why the daemon could not be reached, because the fix differs:
+// installing Docker, starting it, joining the docker group, or fixing DOCKER_HOST/context.
+func DockerUnreachable(target EngineTarget, err error, dockerOnPath bool) Result {
+	r := Result{ID: IDDockerEngine, Title: "Docker engine", Status: Fail,
+		Details: map[string]string{"host": target.Host, "context": target.Context}}
+	where := target.Host
+	if target.Context != "" && target.Context != "default" {
+		where = fmt.Sprintf("%s (context %q)", target.Host, target.Context)
+	}
+	socket := strings.TrimPrefix(target.Host, "unix://")
+	isUnix := strings.HasPrefix(target.Host, "unix://")
+	switch {
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "permission denied"):
+		r.Message = fmt.Sprintf("permission denied on the Docker socket %s", socket)
+		r.Fix = "add yourself to the docker group: `sudo usermod -aG docker $USER`, then log out and back in (or run `newgrp docker`)"
+	case target.FromEnv || (target.Context != "" && target.Context != "default"):
+		r.Message = fmt.Sprintf("no Docker engine answers at %s: %v", where, rootCause(err))
+		if target.FromEnv {
+			r.Fix = "DOCKER_HOST points nowhere: fix it or `unset DOCKER_HOST` to use the local engine"
+		} else {
+			r.Fix = fmt.Sprintf("the docker context %q points nowhere: `docker context use default` or fix it with `docker context inspect %s`", target.Context, target.Context)
+		}
+	case !dockerOnPath && isUnix && !exists(socket):
+		r.Message = "Docker is not installed (no docker command and no engine socket)"
+		r.Fix = "install Docker Engine 20.10 or newer (Docker Desktop on macOS and Windows): https://docs.docker.com/engine/install/"
+	default:
+		r.Message = fmt.Sprintf("the Docker daemon is not running (%s: %v)", where, rootCause(err))
+		r.Fix = "start Docker: `sudo systemctl start docker` on Linux, or open Docker Desktop"
+	}
+	return r
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// rootCause keeps the message short: the innermost network error says what happened.
+func rootCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// EngineFacts is what the engine reports about itself.
+type EngineFacts struct {
+	Version       string
+	APIVersion    string
+	OS            string
+	Arch          string
+	OperatingSys  string // e.g. "Docker Desktop", "Ubuntu 24.04"
+	KernelVersion string
+	Context       string
+	Rootless      bool
+	Podman        bool
+}
+
+// Flavour names the kind of engine, which decides where resources and sockets are configured.
+func (f EngineFacts) Flavour() string {
+	switch {
+	case f.Podman:
+		return "Podman"
+	case strings.Contains(f.OperatingSys, "Docker Desktop"):
+		return "Docker Desktop"
+	case strings.Contains(strings.ToLower(f.KernelVersion), "microsoft") || strings.Contains(strings.ToLower(f.KernelVersion), "wsl"):
+		return "WSL2"
+	case f.Rootless:
+		return "rootless Docker"
+	}
+	return "Docker Engine"
+}
+
+// EngineVersion passes Engine >= 20.10 speaking API >= 1.41, the seed's minimum.
+func EngineVersion(f EngineFacts) Result {
+	r := Result{ID: IDDockerEngine, Title: "Docker engine",
+		Details: map[string]string{
+			"version": f.Version, "api_version": f.APIVersion, "os_arch": f.OS + "/" + f.Arch,
+			"context": f.Context, "flavour": f.Flavour(),
+		}}
+	summary := fmt.Sprintf("%s %s (API %s, %s/%s, context %s)", f.Flavour(), f.Version, f.APIVersion, f.OS, f.Arch, f.Context)
+	if f.Podman {
+		// Podman reports its own version; the API level is what matters.
+		if versionLess(f.APIVersion, MinAPIVersion) {
+			r.Status, r.Message = Fail, summary+": API below "+MinAPIVersion
+			r.Fix = "upgrade Podman to 4.x or newer, or use Docker Engine 20.10+"
+			return r
+		}
+		r.Status, r.Message = Pass, summary
+		return r
+	}
+	if versionLess(f.Version, fmt.Sprintf("%d.%d", MinEngineMajor, MinEngineMinor)) || versionLess(f.APIVersion, MinAPIVersion) {
+		r.Status = Fail
+		r.Message = summary + fmt.Sprintf(": dataeco needs Engine %d.%d or newer (API %s)", MinEngineMajor, MinEngineMinor, MinAPIVersion)
+		r.Fix = "upgrade Docker: https://docs.docker.com/engine/install/ (Docker Desktop: Check for updates)"
+		return r
+	}
+	r.Status, r.Message = Pass, summary
+	return r
+}
+
+// versionLess compares dotted numeric versions, ignoring suffixes like "+dfsg1" or "-ce".
+func versionLess(a, b string) bool {
+	pa, pb := versionParts(a), versionParts(b)
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+func versionParts(v string) []int {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	var out []int
+	for _, p := range strings.Split(v, ".") {
+		end := 0
+		for end < len(p) && p[end] >= '0' && p[end] <= '9' {
+			end++
+		}
+		n, err := strconv.Atoi(p[:end])
+		if err != nil {
+			break
+		}
+		out = append(out, n)
+		if end < len(p) {
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+package installer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type fakePrompter struct {
+	inputs map[string]string // prompt message -> answer
+	asked  []string
+}
+
+func (f *fakePrompter) MultiSelect(msg string, _, defaults []string) ([]string, error) {
+	f.asked = append(f.asked, msg)
+	if v, ok := f.inputs[msg]; ok {
+		return strings.Split(v, ","), nil
+	}
+	return defaults, nil
+}
+
+func (f *fakePrompter) Input(msg, def string, validate func(string) error) (string, error) {
+	f.asked = append(f.asked, msg)
+	v, ok := f.inputs[msg]
+	if !ok {
+		return def, nil
+	}
+	if err := validate(v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+func (f *fakePrompter) Confirm(msg string, def bool) (bool, error) {
+	f.asked = append(f.asked, msg)
+	return f.inputs[msg] == "yes", nil
+}
+
+func TestDefaultAnswersFollowEngine(t *testing.T) {
+	t.Parallel()
+	small := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 4 << 30})
+	big := DefaultAnswers(EngineResources{NCPU: 16, MemTotal: 32 << 30})
+	if small.SparkWorkerCores != 1 || small.KafkaHeap != 512 || small.SparkWorkerMemory != 512 {
+		t.Errorf("small engine defaults = %+v", small)
+	}
+	if big.SparkWorkerCores != 4 || big.SparkWorkerMemory != 2048 || big.KafkaHeap != 1024 {
+		t.Errorf("big engine defaults = %+v", big)
+	}
+	if small.Listen != "127.0.0.1" {
+		t.Errorf("default listen = %q, want 127.0.0.1", small.Listen)
+	}
+}
+
+func TestResolveAnswers(t *testing.T) {
+	t.Parallel()
+	defaults := DefaultAnswers(EngineResources{NCPU: 4, MemTotal: 8 << 30})
+	saved := defaults
+	saved.KafkaHeap = 768
+	saved.Ports = map[string]int{}
+	for k, v := range defaults.Ports {
+		saved.Ports[k] = v
+	}
+	noTTY := func() (Prompter, error) { return nil, errors.New("no terminal") }
+
+	tests := []struct {
+		name     string
+		o        overrides
+		saved    *Answers
+		yes      bool
+		prompter *fakePrompter
+		check    func(t *testing.T, a *Answers)
+		wantErr  string
+		wantCode int
+	}{
+		{name: "yes takes defaults", yes: true, check: func(t *testing.T, a *Answers) {
+			if a.KafkaHeap != defaults.KafkaHeap || len(a.Components) != len(Components()) {
+				t.Errorf("got %+v", a)
+			}
+		}},
+		{name: "flags beat defaults", yes: true, o: overrides{"kafka-heap": "2g", "components": "spark", "kafka-port": "19092"},
+			check: func(t *testing.T, a *Answers) {
+				if a.KafkaHeap != 2048 || strings.Join(a.Components, ",") != "kafka,spark" || a.Ports["kafka"] != 19092 {
+					t.Errorf("got %+v", a)
+				}
+			}},
+		{name: "saved answers reused without prompting", saved: &saved, check: func(t *testing.T, a *Answers) {
+			if a.KafkaHeap != 768 {
+				t.Errorf("saved answer lost: %v", a.KafkaHeap)
+			}
+		}},
+		{name: "flag beats saved", saved: &saved, o: overrides{"kafka-heap": "1g"}, check: func(t *testing.T, a *Answers) {
+			if a.KafkaHeap != 1024 {
+				t.Errorf("got %v", a.KafkaHeap)
+			}
+		}},
+		{name: "no terminal and no yes names the flags", wantErr: "--components", wantCode: ExitUsage},
+		{name: "no terminal but flags for every question", o: overrides{"components": "all", "spark-worker-cores": "1",
+			"spark-worker-memory": "1g", "cassandra-heap": "1g", "kafka-heap": "1g", "listen": "127.0.0.1"},
+			check: func(t *testing.T, a *Answers) {}},
+		{name: "prompts on a terminal", prompter: &fakePrompter{inputs: map[string]string{
+			"Cassandra heap": "2g", "Components to install (Kafka is always included)": "kafka,cassandra"}},
+			check: func(t *testing.T, a *Answers) {
+				if a.CassandraHeap != 2048 || a.Has(CompSpark) {
+					t.Errorf("got %+v", a)
+				}
+			}},
+		{name: "duplicate ports refused", yes: true, o: overrides{"kafka-port": "9042"}, wantErr: "already used", wantCode: ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ask := noTTY
+			if tt.prompter != nil {
+				ask = func() (Prompter, error) { return tt.prompter, nil }
+			}
+			a, err := resolveAnswers(tt.o, tt.saved, defaults, tt.yes, ask)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error()+hintOf(err), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				if ExitCode(err) != tt.wantCode {
+					t.Errorf("exit code %d, want %d", ExitCode(err), tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, a)
+		})
+	}
+}
+
+func hintOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Hint
+	}
+	return ""
+}
+
+func TestAnswersRoundTrip(t *testing.T) {
+	t.Parallel()
+	a := testAnswers(func(a *Answers) { a.Registry = "127.0.0.1:5000"; a.SparkWorkerMemory = 1536 })
+	b, err := a.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseAnswers(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if got.SparkWorkerMemory != 1536 || got.Registry != a.Registry || got.Ports["cassandra"] != 9042 {
+		t.Errorf("round trip lost data: %+v", got)
+	}
+	if _, err := ParseAnswers([]byte("version: 1\nkafka_heep: 1g\n")); err == nil {
+		t.Error("a misspelt key was accepted")
+	}
+	if _, err := ParseAnswers([]byte("version: 1\nkafka_heap: 2gb\n")); err == nil {
+		t.Error("an invalid size was accepted")
+	}
+}
+
+func TestSecretsGeneratedOnceAndPrivate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := Secrets{}
+	if _, err := s.EnsureSecrets("dataeco"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{keyPostgresPassword, keyAirflowAdminPass, keyCassandraPassword} {
+		if len(s[k]) < 20 {
+			t.Errorf("%s = %q is too short", k, s[k])
+		}
+	}
+	if s[keyAirflowAdminPass] == s[keyPostgresPassword] {
+		t.Error("two secrets are equal")
+	}
+	ans := testAnswers(nil)
+	rendered, err := RenderCompose(ans, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeInstall(dir, ans, s, rendered); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, envFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %o, want 600", st.Mode().Perm())
+	}
+	dst, _ := os.Stat(dir)
+	if dst.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %o, want 700", dst.Mode().Perm())
+	}
+	again, err := LoadSecrets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := again.EnsureSecrets("dataeco"); changed {
+		t.Error("secrets were regenerated on reload")
+	}
+	if again[keyPostgresPassword] != s[keyPostgresPassword] {
+		t.Error("postgres password changed")
+	}
+	if strings.Contains(string(rendered), s[keyPostgresPassword]) {
+		t.Error("the compose file contains a secret")
+	}
+	os.Chmod(filepath.Join(dir, envFile), 0o644)
+	if _, err := LoadSecrets(dir); err == nil || !strings.Contains(hintOf(err), "chmod 600") {
+		t.Errorf("world-readable .env accepted: %v", err)
+	}
+}

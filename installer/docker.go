@@ -1,0 +1,96 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/dataeco/dataeco/checks"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/flags"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
+)
+
+// Docker is a connected engine: the docker CLI object Compose needs, its API client, and
+// what the engine said about itself.
+type Docker struct {
+	Cli   command.Cli
+	API   client.APIClient
+	Facts checks.EngineFacts
+	Info  system.Info
+}
+
+// Resources is what the engine can give containers.
+func (d *Docker) Resources() EngineResources {
+	return EngineResources{NCPU: d.Info.NCPU, MemTotal: d.Info.MemTotal}
+}
+
+// Close releases the engine connection.
+func (d *Docker) Close() error { return d.API.Close() }
+
+// ConnectDocker finds the engine the way the docker CLI does (DOCKER_HOST, then the current
+// context, then the default socket), checks it answers and is new enough. It changes
+// nothing, so a failure here leaves nothing behind.
+func ConnectDocker(ctx context.Context, errOut io.Writer) (*Docker, error) {
+	cli, err := command.NewDockerCli(
+		command.WithInputStream(io.NopCloser(strings.NewReader(""))),
+		command.WithOutputStream(io.Discard),
+		command.WithErrorStream(errOut),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the Docker client: %w", err)
+	}
+	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
+		return nil, WithHint(fmt.Errorf("reading the Docker configuration: %w", err),
+			"check DOCKER_HOST, DOCKER_CONTEXT and ~/.docker/config.json")
+	}
+	target := checks.EngineTarget{
+		Host:    cli.DockerEndpoint().Host,
+		Context: cli.CurrentContext(),
+		FromEnv: os.Getenv("DOCKER_HOST") != "",
+	}
+	api := cli.Client()
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		_, lookErr := exec.LookPath("docker")
+		return nil, checkError(checks.DockerUnreachable(target, err, lookErr == nil))
+	}
+	ver, err := api.ServerVersion(pctx, client.ServerVersionOptions{})
+	if err != nil {
+		return nil, WithHint(fmt.Errorf("asking the Docker engine its version: %w", err), "run `docker version` to see what the engine says")
+	}
+	info, err := api.Info(pctx, client.InfoOptions{})
+	if err != nil {
+		return nil, WithHint(fmt.Errorf("asking the Docker engine for its resources: %w", err), "run `docker info` to see what the engine says")
+	}
+	facts := checks.EngineFacts{
+		Version: ver.Version, APIVersion: ver.APIVersion, OS: info.Info.OSType, Arch: info.Info.Architecture,
+		OperatingSys: info.Info.OperatingSystem, KernelVersion: info.Info.KernelVersion, Context: target.Context,
+		Podman: strings.Contains(strings.ToLower(ver.Platform.Name), "podman"),
+	}
+	for _, opt := range info.Info.SecurityOptions {
+		if strings.Contains(opt, "rootless") {
+			facts.Rootless = true
+		}
+	}
+	if res := checks.EngineVersion(facts); res.Status == checks.Fail {
+		return nil, checkError(res)
+	}
+	return &Docker{Cli: cli, API: api, Facts: facts, Info: info.Info}, nil
+}
+
+// checkError turns a failed check into an error that carries the check's fix as its hint.
+func checkError(r checks.Result) error {
+	return &Error{Code: ExitFailure, Err: errors.New(r.Message),
+		Hint: r.Fix + " (see " + checks.DocURL(r.ID) + ")"}
+}

@@ -1,0 +1,93 @@
+package installer
+
+import (
+	"bytes"
+	"fmt"
+	"text/template"
+
+	"github.com/dataeco/dataeco/embedded"
+)
+
+// renderData is what the compose template sees. Everything derived (limits, worker names)
+// is computed here so the template stays declarative.
+type renderData struct {
+	Version          string
+	Listen           string
+	Ports            map[string]int
+	SchemaRegistry   bool
+	ControlCenter    bool
+	Airflow          bool
+	Spark            bool
+	Cassandra        bool
+	KafkaHeap        Size
+	CassandraHeap    Size
+	CassandraNewSize Size
+	WorkerCores      int
+	WorkerMemory     Size
+	Workers          []string
+	Limits           map[string]Size
+}
+
+// MemoryLimits is each service's mem_limit for the given answers. The resource check uses
+// the same numbers, so what install asks the engine for is what the check compares.
+func MemoryLimits(a *Answers) map[string]Size {
+	return map[string]Size{
+		"zookeeper":             512,
+		"broker":                a.KafkaHeap + 768,
+		"schema_registry":       768,
+		"control_center":        2048,
+		"postgres":              512,
+		"airflow_init":          1024,
+		"airflow_apiserver":     1536,
+		"airflow_scheduler":     1536,
+		"airflow_dag_processor": 768,
+		"spark_master":          768,
+		"spark_worker":          a.SparkWorkerMemory + 768,
+		"cassandra":             max(2*a.CassandraHeap, a.CassandraHeap+1024),
+	}
+}
+
+// WorkerNames names the Spark worker services; they are separate services rather than
+// replicas so the file works the same under docker-compose 1.29.
+func WorkerNames(n int) []string {
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("spark-worker-%d", i+1)
+	}
+	return names
+}
+
+// RenderCompose produces the compose file for the answers. The output is deterministic: the same
+// answers give the same bytes, which is what lets a re-run recreate nothing.
+func RenderCompose(a *Answers, version string) ([]byte, error) {
+	data := renderData{
+		Version:          version,
+		Listen:           a.Listen,
+		Ports:            a.Ports,
+		SchemaRegistry:   a.Has(CompSchemaRegistry),
+		ControlCenter:    a.Has(CompControlCenter),
+		Airflow:          a.Has(CompAirflow),
+		Spark:            a.Has(CompSpark),
+		Cassandra:        a.Has(CompCassandra),
+		KafkaHeap:        a.KafkaHeap,
+		CassandraHeap:    a.CassandraHeap,
+		CassandraNewSize: max(128, min(a.CassandraHeap/4, 800)),
+		WorkerCores:      a.SparkWorkerCores,
+		WorkerMemory:     a.SparkWorkerMemory,
+		Workers:          WorkerNames(a.SparkWorkers),
+		Limits:           MemoryLimits(a),
+	}
+	funcs := template.FuncMap{
+		"image": func(ref string) string { return RewriteImage(a.Registry, ref) },
+		"mem":   func(s Size) string { return s.String() },
+	}
+	tmpl, err := template.New("compose").Funcs(funcs).Option("missingkey=error").Parse(embedded.ComposeTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the embedded compose template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("rendering the compose file: %w", err)
+	}
+	return buf.Bytes(), nil
+}

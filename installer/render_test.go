@@ -1,0 +1,169 @@
+package installer
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update-golden", false, "rewrite golden files")
+
+func testAnswers(mutate func(*Answers)) *Answers {
+	a := DefaultAnswers(EngineResources{NCPU: 8, MemTotal: 16 << 30})
+	if mutate != nil {
+		mutate(&a)
+	}
+	return &a
+}
+
+func testSecrets() Secrets {
+	s := Secrets{}
+	for k := range secretGenerators() {
+		s[k] = "test-" + strings.ToLower(k)
+	}
+	s[keyProjectName] = "dataeco"
+	return s
+}
+
+// golden compares got with testdata/<name>.golden; -update rewrites it.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update-golden): %v", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs from golden file; run `go test ./installer -run %s -update-golden` and review the diff\n--- got:\n%s", path, t.Name(), got)
+	}
+}
+
+func renderCases() map[string]*Answers {
+	return map[string]*Answers{
+		"defaults": testAnswers(nil),
+		"minimal": testAnswers(func(a *Answers) {
+			a.Components = []string{CompKafka, CompSpark, CompCassandra}
+			a.KafkaHeap, a.CassandraHeap, a.SparkWorkerMemory = 512, 512, 512
+		}),
+		"remapped": testAnswers(func(a *Answers) {
+			a.Listen = "0.0.0.0"
+			a.Registry = "mirror.example:5000"
+			a.SparkWorkers = 3
+			a.SparkWorkerCores = 2
+			a.Ports["kafka"] = 19092
+			a.Ports["airflow"] = 18080
+		}),
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	for name, a := range renderCases() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := RenderCompose(a, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "compose-"+name, got)
+		})
+	}
+}
+
+func TestRenderedLoadsWithComposeGo(t *testing.T) {
+	t.Parallel()
+	for name, a := range renderCases() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, err := RenderCompose(a, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range p.Services {
+				if s.HealthCheck == nil && s.Restart != "no" {
+					t.Errorf("service %s has no healthcheck", s.Name)
+				}
+				if s.Restart == "" {
+					t.Errorf("service %s has no restart policy", s.Name)
+				}
+				if s.MemLimit == 0 {
+					t.Errorf("service %s has no mem_limit", s.Name)
+				}
+				if s.CustomLabels["com.docker.compose.project"] != "dataeco" {
+					t.Errorf("service %s lacks compose's project label", s.Name)
+				}
+				for _, port := range s.Ports {
+					if port.HostIP != a.Listen {
+						t.Errorf("service %s publishes %s on %q, want %q", s.Name, port.Published, port.HostIP, a.Listen)
+					}
+				}
+				if a.Registry != "" && !strings.HasPrefix(s.Image, a.Registry+"/") {
+					t.Errorf("service %s image %s not under registry %s", s.Name, s.Image, a.Registry)
+				}
+				if strings.HasSuffix(s.Image, ":latest") || !strings.Contains(s.Image, ":") {
+					t.Errorf("service %s image %s is not pinned", s.Name, s.Image)
+				}
+			}
+			var workers int
+			for n := range p.Services {
+				if strings.HasPrefix(n, "spark-worker-") {
+					workers++
+				}
+			}
+			if a.Has(CompSpark) && workers != a.SparkWorkers {
+				t.Errorf("got %d spark workers, want %d", workers, a.SparkWorkers)
+			}
+		})
+	}
+}
+
+// TestRenderedValidForCompose129 proves the rendered file is usable by hand with the
+// seed's minimum Compose, by running the real docker-compose 1.29 on it.
+func TestRenderedValidForCompose129(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("docker-compose (1.29) is not installed; .ci/run installs it from Debian")
+		}
+		t.Skip("docker-compose not installed")
+	}
+	for name, a := range renderCases() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			b, err := RenderCompose(a, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, composeFile), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, envFile), testSecrets().Marshal(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "-f", filepath.Join(dir, composeFile), "config", "-q")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent.sock")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("docker-compose config -q: %v\n%s", err, out)
+			}
+		})
+	}
+}

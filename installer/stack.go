@@ -1,0 +1,299 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/dataeco/dataeco/checks"
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
+)
+
+// Stack runs Compose operations for one project in-process, through the Compose library.
+type Stack struct {
+	Docker  *Docker
+	Project string
+	ui      *Progress
+	svc     api.Compose
+}
+
+// NewStack wires Compose to the engine and to the progress UI. Compose's own output streams
+// are routed to stderr: anything it prints is progress, never a result.
+func NewStack(d *Docker, streams *IOStreams, project string) (*Stack, error) {
+	ui := NewProgress(streams, project)
+	svc, err := compose.NewComposeService(d.Cli,
+		compose.WithStreams(streams.ErrOut, streams.ErrOut, strings.NewReader("")),
+		compose.WithEventProcessor(ui),
+		compose.WithPrompt(func(string, bool) (bool, error) { return false, nil }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("starting Compose: %w", err)
+	}
+	return &Stack{Docker: d, Project: project, ui: ui, svc: svc}, nil
+}
+
+// Pull fetches the images not present yet; present images are left alone, since every tag is
+// pinned and a re-run must not need a registry.
+func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
+	if err := s.svc.Pull(ctx, p, api.PullOptions{}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return WithHint(fmt.Errorf("pulling images: %w", err),
+			"check the network, or mirror the images and pass --registry HOST[:PORT] (list them with `dataeco config | grep image:`)")
+	}
+	return nil
+}
+
+// Up creates and starts the project and waits until every service is ready or one fails,
+// each against its own timeout. Unchanged containers are kept as they are: Compose compares
+// each service's config hash, so a re-run with the same answers recreates nothing.
+func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration) error {
+	upCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	upErr := make(chan error, 1)
+	go func() {
+		upErr <- s.svc.Up(upCtx, p, api.UpOptions{
+			Create: api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged, QuietPull: false},
+			Start:  api.StartOptions{Project: p},
+		})
+	}()
+	w := newWaiter(s.Docker.API, p, s.ui, timeout)
+	err := w.wait(ctx, upErr)
+	cancel()
+	return err
+}
+
+// Stop stops the containers and keeps them, with their data.
+func (s *Stack) Stop(ctx context.Context, p *types.Project) error {
+	return s.svc.Stop(ctx, s.Project, api.StopOptions{Project: p})
+}
+
+// Down removes containers and networks; volumes go only when purge is set.
+func (s *Stack) Down(ctx context.Context, p *types.Project, purge bool) error {
+	return s.svc.Down(ctx, s.Project, api.DownOptions{Project: p, RemoveOrphans: true, Volumes: purge})
+}
+
+// Ps lists the project's containers, stopped ones included.
+func (s *Stack) Ps(ctx context.Context) ([]api.ContainerSummary, error) {
+	cs, err := s.svc.Ps(ctx, s.Project, api.PsOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	return cs, nil
+}
+
+// Logs streams the services' logs to out.
+func (s *Stack) Logs(ctx context.Context, out io.Writer, services []string, follow bool, tail string) error {
+	return s.svc.Logs(ctx, s.Project, &logPrinter{w: out}, api.LogOptions{Services: services, Follow: follow, Tail: tail})
+}
+
+// logPrinter prefixes each line with its service, like `docker compose logs`.
+type logPrinter struct{ w io.Writer }
+
+func (l *logPrinter) Log(container, message string)    { fmt.Fprintf(l.w, "%s | %s\n", container, message) }
+func (l *logPrinter) Err(container, message string)    { fmt.Fprintf(l.w, "%s | %s\n", container, message) }
+func (l *logPrinter) Status(container, message string) {}
+
+// serviceTimeout is how long a service may take from its container starting to being ready.
+// The slow starters are the JVMs with a lot to do at first start, and Airflow's migration.
+func serviceTimeout(service string) time.Duration {
+	switch {
+	case service == "airflow-init":
+		return 10 * time.Minute
+	case service == "cassandra", service == "control-center", strings.HasPrefix(service, "airflow-"):
+		return 5 * time.Minute
+	case service == "broker", service == "schema-registry":
+		return 3 * time.Minute
+	default:
+		return 2 * time.Minute
+	}
+}
+
+// ServiceFailure says which service failed and why, with what was found about it.
+type ServiceFailure struct {
+	Service   string
+	Reason    string
+	Diagnosis *checks.Diagnosis
+}
+
+func (f *ServiceFailure) Error() string { return fmt.Sprintf("%s %s", f.Service, f.Reason) }
+
+// waiter watches the project's containers while Compose starts them.
+type waiter struct {
+	api      client.APIClient
+	project  *types.Project
+	ui       *Progress
+	override time.Duration
+	poll     time.Duration
+	firstRun map[string]time.Time
+	shown    map[string]string
+}
+
+func newWaiter(c client.APIClient, p *types.Project, ui *Progress, override time.Duration) *waiter {
+	return &waiter{api: c, project: p, ui: ui, override: override, poll: time.Second,
+		firstRun: map[string]time.Time{}, shown: map[string]string{}}
+}
+
+func (w *waiter) timeout(service string) time.Duration {
+	if w.override > 0 {
+		return w.override
+	}
+	return serviceTimeout(service)
+}
+
+// wait returns nil once Compose has finished and every service is ready; otherwise the first
+// failure found, diagnosed.
+func (w *waiter) wait(ctx context.Context, upErr <-chan error) error {
+	upDone := false
+	var composeErr error
+	tick := time.NewTicker(w.poll)
+	defer tick.Stop()
+	for {
+		ready, failure, err := w.observe(ctx)
+		if err != nil && ctx.Err() == nil {
+			return WithHint(fmt.Errorf("watching the containers: %w", err), "run `dataeco status` to see where the stack stands")
+		}
+		if failure != nil {
+			return failure
+		}
+		if upDone {
+			if composeErr != nil {
+				return composeErr
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-upErr:
+			upDone = true
+			if err != nil && ctx.Err() == nil {
+				// Compose gave up (often "dependency failed to start"); look once more so the
+				// user sees which service and why, not only Compose's summary.
+				if _, failure, _ := w.observe(ctx); failure != nil {
+					return failure
+				}
+				composeErr = WithHint(fmt.Errorf("starting the stack: %w", err), "run `dataeco doctor`, or `dataeco logs SERVICE` for the service named above")
+			}
+			upErr = nil
+		case <-tick.C:
+		}
+	}
+}
+
+// observe looks at every container once. ready means every service is healthy, running
+// (no healthcheck) or completed (one-shot jobs).
+func (w *waiter) observe(ctx context.Context) (bool, *ServiceFailure, error) {
+	list, err := w.api.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", api.ProjectLabel+"="+w.project.Name)})
+	if err != nil {
+		return false, nil, err
+	}
+	byService := map[string]string{}
+	for _, c := range list.Items {
+		if c.Labels[api.OneoffLabel] == "True" {
+			continue
+		}
+		byService[c.Labels[api.ServiceLabel]] = c.ID
+	}
+	ready := true
+	for _, name := range w.project.ServiceNames() {
+		svc := w.project.Services[name]
+		id, ok := byService[name]
+		if !ok {
+			ready = false
+			continue
+		}
+		ins, err := w.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			return false, nil, err
+		}
+		c := ins.Container
+		st := c.State
+		if st == nil {
+			ready = false
+			continue
+		}
+		oneShot := svc.Restart == "no"
+		state := string(st.Status)
+		switch {
+		case st.OOMKilled:
+			return false, w.fail(ctx, name, id, fmt.Sprintf("was killed for running out of memory (mem_limit %s)", Size(svc.MemLimit>>20))), nil
+		case c.RestartCount >= 3 && !(st.Health != nil && st.Health.Status == "healthy"):
+			return false, w.fail(ctx, name, id, fmt.Sprintf("is restart-looping (%d restarts, last exit code %d)", c.RestartCount, st.ExitCode)), nil
+		case oneShot && st.Status == "exited":
+			if st.ExitCode != 0 {
+				return false, w.fail(ctx, name, id, fmt.Sprintf("failed with exit code %d", st.ExitCode)), nil
+			}
+			state = "completed"
+		case st.Status == "exited" || st.Status == "dead":
+			if _, started := w.firstRun[name]; started {
+				return false, w.fail(ctx, name, id, fmt.Sprintf("exited with code %d", st.ExitCode)), nil
+			}
+			ready = false
+		case st.Health != nil:
+			state = string(st.Health.Status)
+			if state == "starting" {
+				state = "started"
+			}
+		}
+		if st.Running || st.Restarting {
+			if _, ok := w.firstRun[name]; !ok {
+				w.firstRun[name] = time.Now()
+			}
+		}
+		if w.shown[name] != state {
+			w.shown[name] = state
+			if state != "created" {
+				w.ui.ServiceState(name, state, "")
+			}
+		}
+		switch state {
+		case "healthy", "completed":
+			continue
+		case "running":
+			if svc.HealthCheck == nil || svc.HealthCheck.Disable {
+				continue
+			}
+		case "unhealthy":
+			return false, w.fail(ctx, name, id, "is unhealthy: its healthcheck keeps failing"), nil
+		}
+		ready = false
+		if since, ok := w.firstRun[name]; ok && time.Since(since) > w.timeout(name) {
+			return false, w.fail(ctx, name, id, fmt.Sprintf("was not ready within %s", w.timeout(name))), nil
+		}
+	}
+	return ready, nil, nil
+}
+
+func (w *waiter) fail(ctx context.Context, service, id, reason string) *ServiceFailure {
+	w.ui.ServiceState(service, "failed", reason)
+	// The caller's context may be on its way out; the diagnosis still deserves a few seconds.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	d, err := checks.DiagnoseContainer(dctx, w.api, id)
+	if err != nil {
+		d = &checks.Diagnosis{Error: err.Error()}
+	}
+	return &ServiceFailure{Service: service, Reason: reason, Diagnosis: d}
+}
+
+// asServiceFailure finds a ServiceFailure in err's chain.
+func asServiceFailure(err error) (*ServiceFailure, bool) {
+	var f *ServiceFailure
+	ok := errors.As(err, &f)
+	return f, ok
+}
+
+func inspectOpts() client.ContainerInspectOptions { return client.ContainerInspectOptions{} }
