@@ -46,7 +46,7 @@ func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return WithHint(fmt.Errorf("pulling images: %w", err),
+		return WithHint(fmt.Errorf("pulling images: %s", firstLine(err)),
 			"check the network, or mirror the images and pass --registry HOST[:PORT] (list them with `dataeco config | grep image:`)")
 	}
 	return nil
@@ -297,3 +297,14 @@ func asServiceFailure(err error) (*ServiceFailure, bool) {
 }
 
 func inspectOpts() client.ContainerInspectOptions { return client.ContainerInspectOptions{} }
+
+// firstLine keeps one line of a joined error: Compose repeats the same registry failure once
+// per image, and the per-image lines were already shown as progress.
+func firstLine(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	lines := strings.Split(msg, "\n")
+	if len(lines) > 1 {
+		return fmt.Sprintf("%s (and %d more)", lines[0], len(lines)-1)
+	}
+	return msg
+}

@@ -1,0 +1,250 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/client"
+)
+
+// The end-to-end tests run dataeco against the real Docker engine. No public registry is
+// reachable in CI, so they build stand-in images (testdata/standin), push them to a real
+// local registry (Debian's docker-registry on 127.0.0.1) and install with --registry, so
+// pulls and their progress happen for real.
+
+var e2e struct {
+	once     sync.Once
+	err      error
+	registry string
+	cmd      *exec.Cmd
+	tmp      string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2e.cmd != nil && e2e.cmd.Process != nil {
+		_ = e2e.cmd.Process.Kill()
+		_ = e2e.cmd.Wait()
+	}
+	if e2e.tmp != "" {
+		os.RemoveAll(e2e.tmp)
+	}
+	os.Exit(code)
+}
+
+// requireIntegration skips under -short or without the tools, except under CI=true, where a
+// missing prerequisite is a failure: CI must never pass by skipping.
+func requireIntegration(t *testing.T) {
+	t.Helper()
+	ci := os.Getenv("CI") == "true"
+	if testing.Short() && !ci {
+		t.Skip("integration test skipped under -short")
+	}
+	miss := func(format string, args ...any) {
+		t.Helper()
+		if ci {
+			t.Fatalf(format+" (CI=true: .ci/run must provide it)", args...)
+		}
+		t.Skipf(format, args...)
+	}
+	for _, bin := range []string{"docker", "docker-registry", "busybox", "go"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			miss("%s is not installed", bin)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := ConnectDocker(ctx, &bytes.Buffer{})
+	if err != nil {
+		miss("no Docker engine: %v", err)
+		return
+	}
+	d.Close()
+}
+
+// standinRegistry starts the registry and pushes the stand-in images once per test binary.
+func standinRegistry(t *testing.T) string {
+	t.Helper()
+	requireIntegration(t)
+	e2e.once.Do(func() { e2e.err = setupRegistry() })
+	if e2e.err != nil {
+		t.Fatalf("setting up the stand-in registry: %v", e2e.err)
+	}
+	return e2e.registry
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func setupRegistry() error {
+	tmp, err := os.MkdirTemp("", "dataeco-e2e-registry-")
+	if err != nil {
+		return err
+	}
+	e2e.tmp = tmp
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(tmp, "data"), addr)
+	cfgPath := filepath.Join(tmp, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	logf, err := os.Create(filepath.Join(tmp, "registry.log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("docker-registry", "serve", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting docker-registry: %w", err)
+	}
+	e2e.cmd = cmd
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(tmp, "registry.log"))
+			return fmt.Errorf("docker-registry did not answer on %s: %v\n%s", addr, err, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e2e.registry = addr
+
+	refs, err := stackImages()
+	if err != nil {
+		return err
+	}
+	build := exec.Command("bash", filepath.Join("..", "testdata", "standin", "build.sh"), addr)
+	build.Args = append(build.Args, refs...)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building stand-in images: %v\n%s", err, out)
+	}
+	// Drop the local copies so that install pulls them from the registry, as a user's would.
+	for _, ref := range refs {
+		_ = exec.Command("docker", "image", "rm", "-f", RewriteImage(addr, ref)).Run()
+	}
+	return nil
+}
+
+// stackImages lists every image the full stack uses, from the embedded definition itself.
+func stackImages() ([]string, error) {
+	a := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	b, err := RenderCompose(&a, "e2e")
+	if err != nil {
+		return nil, err
+	}
+	s := Secrets{}
+	if _, err := s.EnsureSecrets("images"); err != nil {
+		return nil, err
+	}
+	p, err := LoadProject(context.Background(), "images", os.TempDir(), b, s)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var refs []string
+	for _, svc := range p.Services {
+		if !seen[svc.Image] {
+			seen[svc.Image] = true
+			refs = append(refs, svc.Image)
+		}
+	}
+	sort.Strings(refs)
+	return refs, nil
+}
+
+// runResult is one in-process run of the CLI.
+type runResult struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func runCLI(t *testing.T, ctx context.Context, args ...string) runResult {
+	t.Helper()
+	streams, _, out, errOut := TestStreams()
+	app := &App{Streams: streams, Build: BuildInfo{Version: "e2e", Commit: "test", Date: "today"}}
+	code := Main(ctx, app, append([]string{"dataeco"}, args...))
+	r := runResult{code: code, stdout: out.String(), stderr: errOut.String()}
+	t.Logf("dataeco %s → exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, r.stdout, r.stderr)
+	return r
+}
+
+// dockerAPI is a plain engine client for assertions, independent of dataeco's own code.
+func dockerAPI(t *testing.T) client.APIClient {
+	t.Helper()
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func projectFilter(project string) client.Filters {
+	return make(client.Filters).Add("label", api.ProjectLabel+"="+project)
+}
+
+// removeProject deletes whatever a test left behind, whatever state it is in.
+func removeProject(t *testing.T, c client.APIClient, project string) {
+	t.Helper()
+	ctx := context.Background()
+	list, _ := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
+	for _, ct := range list.Items {
+		_, _ = c.ContainerRemove(ctx, ct.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
+	nets, _ := c.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter(project)})
+	for _, n := range nets.Items {
+		_, _ = c.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+	}
+	vols, _ := c.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
+	for _, v := range vols.Items {
+		_, _ = c.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+	}
+}
+
+// leftovers counts containers, networks and volumes still labelled with the project.
+func leftovers(t *testing.T, c client.APIClient, project string) (containers, networks, volumes int) {
+	t.Helper()
+	ctx := context.Background()
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items), len(nets.Items), len(vols.Items)
+}

@@ -1,0 +1,240 @@
+package installer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// e2eInstallArgs installs the whole stack with every port moved out of the way of anything a
+// developer may run, under its own project name.
+func e2eInstallArgs(dir, project, registry string) []string {
+	args := []string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry,
+		"--spark-workers", "2", "--timeout", "3m"}
+	for _, p := range PortSpecs() {
+		args = append(args, "--"+p.Flag, fmt.Sprint(p.Default+30000))
+	}
+	return args
+}
+
+type containerFacts struct {
+	ID, StartedAt, State string
+}
+
+func projectContainers(t *testing.T, c client.APIClient, project string) map[string]containerFacts {
+	t.Helper()
+	ctx := context.Background()
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]containerFacts{}
+	for _, ct := range list.Items {
+		ins, err := c.ContainerInspect(ctx, ct.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[ct.Labels["com.docker.compose.service"]] = containerFacts{ID: ct.ID, StartedAt: ins.Container.State.StartedAt, State: string(ins.Container.State.Status)}
+	}
+	return out
+}
+
+func mustSucceed(t *testing.T, r runResult, what string) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%s exited %d\nstderr:\n%s", what, r.code, r.stderr)
+	}
+}
+
+// execIn runs a shell command in a service's container through the docker CLI.
+func execIn(t *testing.T, project, service, script string) (string, error) {
+	t.Helper()
+	out, err := exec.Command("docker", "exec", project+"-"+service+"-1", "sh", "-c", script).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func TestIntegrationInstallLifecycle(t *testing.T) {
+	registry := standinRegistry(t)
+	c := dockerAPI(t)
+	project := "dataeco-e2e"
+	removeProject(t, c, project)
+	t.Cleanup(func() { removeProject(t, c, project) })
+	dir := filepath.Join(t.TempDir(), "install")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// 1. A first install pulls every image from the registry and brings every service up.
+	r := runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...)
+	mustSucceed(t, r, "install")
+	if !strings.Contains(r.stdout, "dataeco is ready") {
+		t.Errorf("install printed no summary on stdout:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "pulled "+registry+"/library/cassandra") {
+		t.Errorf("install did not report pulling images from the registry:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "\x1b[") {
+		t.Error("progress without a terminal contains escape codes")
+	}
+
+	// 2. status --json lists every service; long-running ones healthy, one-shot jobs done.
+	r = runCLI(t, ctx, "status", "--json", "--dir", dir)
+	mustSucceed(t, r, "status")
+	var st struct {
+		Project  string          `json:"project"`
+		Services []ServiceStatus `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, r.stdout)
+	}
+	want := []string{"zookeeper", "broker", "schema-registry", "control-center", "postgres", "airflow-init",
+		"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "spark-master", "spark-worker-1",
+		"spark-worker-2", "cassandra", "cassandra-init"}
+	got := map[string]ServiceStatus{}
+	for _, s := range st.Services {
+		got[s.Service] = s
+	}
+	for _, name := range want {
+		s, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("status lacks %s", name)
+		case strings.HasSuffix(name, "-init"):
+			if s.State != "exited" || !strings.Contains(s.Status, "(0)") {
+				t.Errorf("%s: state %s status %q, want exited (0)", name, s.State, s.Status)
+			}
+		case s.State != "running" || s.Health != "healthy":
+			t.Errorf("%s: state %s health %s, want running healthy", name, s.State, s.Health)
+		}
+	}
+
+	// Published ports listen on 127.0.0.1 only.
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range list.Items {
+		for _, p := range ct.Ports {
+			if p.PublicPort != 0 && p.IP.String() != "127.0.0.1" {
+				t.Errorf("%s publishes %d on %s, want 127.0.0.1", ct.Names[0], p.PublicPort, p.IP)
+			}
+		}
+	}
+
+	// The install dir holds private credentials and a compose file without them.
+	if fi, err := os.Stat(filepath.Join(dir, ".env")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf(".env: %v, mode %v", err, fi.Mode())
+	}
+	secrets, err := LoadSecrets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, ctx, "config", "--dir", dir)
+	mustSucceed(t, r, "config")
+	for _, v := range secrets.Values() {
+		if strings.Contains(r.stdout, v) {
+			t.Errorf("config prints a secret")
+		}
+	}
+
+	// Cassandra runs with authentication on: the generated user works, the default does not.
+	if out, err := execIn(t, project, "cassandra", `cqlsh -u "$DATAECO_CASSANDRA_USER" -p "$DATAECO_CASSANDRA_PASSWORD" -e 'SELECT release_version FROM system.local'`); err != nil {
+		t.Errorf("generated Cassandra user cannot log in: %v\n%s", err, out)
+	}
+	if out, err := execIn(t, project, "cassandra", `cqlsh -u cassandra -p cassandra -e 'SELECT release_version FROM system.local'`); err == nil {
+		t.Errorf("cassandra/cassandra still logs in:\n%s", out)
+	}
+
+	// 3. A second install with the same answers recreates and restarts nothing.
+	before := projectContainers(t, c, project)
+	r = runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...)
+	mustSucceed(t, r, "second install")
+	after := projectContainers(t, c, project)
+	for name, b := range before {
+		a := after[name]
+		if a.ID != b.ID {
+			t.Errorf("second install recreated %s", name)
+		}
+		if !strings.HasSuffix(name, "-init") && a.StartedAt != b.StartedAt {
+			t.Errorf("second install restarted %s (%s → %s)", name, b.StartedAt, a.StartedAt)
+		}
+	}
+	if strings.Contains(r.stderr, "pulled ") {
+		t.Errorf("second install pulled images again:\n%s", r.stderr)
+	}
+
+	// 4. Data written to volumes survives stop/start and down/install.
+	markers := map[string]string{
+		"cassandra": "/var/lib/cassandra/e2e-marker",
+		"postgres":  "/var/lib/postgresql/data/e2e-marker",
+		"broker":    "/var/lib/kafka/data/e2e-marker",
+		"zookeeper": "/var/lib/zookeeper/data/e2e-marker",
+	}
+	for svc, path := range markers {
+		if out, err := execIn(t, project, svc, "echo survived > "+path); err != nil {
+			t.Fatalf("writing a marker into %s: %v %s", svc, err, out)
+		}
+	}
+	checkMarkers := func(when string) {
+		t.Helper()
+		for svc, path := range markers {
+			out, err := execIn(t, project, svc, "cat "+path)
+			if err != nil || out != "survived" {
+				t.Errorf("after %s, %s lost its data: %v %q", when, svc, err, out)
+			}
+		}
+	}
+	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop")
+	for name, f := range projectContainers(t, c, project) {
+		if f.State == "running" {
+			t.Errorf("after stop, %s is still running", name)
+		}
+	}
+	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir), "start")
+	checkMarkers("stop/start")
+
+	mustSucceed(t, runCLI(t, ctx, "down", "--dir", dir), "down")
+	if n, _, v := leftovers(t, c, project); n != 0 || v == 0 {
+		t.Errorf("after down: %d containers (want 0), %d volumes (want kept)", n, v)
+	}
+	mustSucceed(t, runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...), "install after down")
+	checkMarkers("down/install")
+
+	// 5. uninstall --purge without a terminal refuses without --yes, then removes everything.
+	r = runCLI(t, ctx, "uninstall", "--purge", "--dir", dir)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("uninstall --purge without --yes: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustSucceed(t, runCLI(t, ctx, "uninstall", "--purge", "--yes", "--dir", dir), "uninstall --purge")
+	if n, nets, v := leftovers(t, c, project); n+nets+v != 0 {
+		t.Errorf("uninstall --purge left %d containers, %d networks, %d volumes", n, nets, v)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("uninstall --purge left the install dir: %v", err)
+	}
+}
+
+// TestIntegrationDockerUnreachable: with DOCKER_HOST pointing nowhere, install says so,
+// exits 1 and writes nothing.
+func TestIntegrationDockerUnreachable(t *testing.T) {
+	requireIntegration(t)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	dir := filepath.Join(t.TempDir(), "install")
+	r := runCLI(t, context.Background(), "install", "--yes", "--dir", dir)
+	if r.code != ExitFailure {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stderr, "DOCKER_HOST") || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("message does not name DOCKER_HOST with a hint:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("install wrote %s although Docker was unreachable", dir)
+	}
+}
