@@ -1,0 +1,127 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestDockerUnreachable(t *testing.T) {
+	t.Parallel()
+	sock := t.TempDir() + "/docker.sock"
+	if err := os.WriteFile(sock, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name       string
+		target     EngineTarget
+		err        error
+		onPath     bool
+		wantMsg    string
+		wantFixHas string
+	}{
+		{"permission denied", EngineTarget{Host: "unix://" + sock}, &net.OpError{Op: "dial", Err: fmt.Errorf("connect: %w", syscall.EACCES)}, true,
+			"permission denied", "usermod -aG docker"},
+		{"daemon not running", EngineTarget{Host: "unix://" + sock}, refused, true, "not running", "systemctl start docker"},
+		{"DOCKER_HOST points nowhere", EngineTarget{Host: "tcp://127.0.0.1:1", FromEnv: true}, refused, true, "no Docker engine answers", "unset DOCKER_HOST"},
+		{"context points nowhere", EngineTarget{Host: "tcp://127.0.0.1:1", Context: "remote"}, refused, true, `context "remote"`, "docker context use default"},
+		{"not installed", EngineTarget{Host: "unix:///nonexistent/docker.sock"}, errors.New("no such file"), false, "not installed", "install Docker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := DockerUnreachable(tt.target, tt.err, tt.onPath)
+			if r.Status != Fail || r.ID != IDDockerEngine {
+				t.Errorf("status %s id %s", r.Status, r.ID)
+			}
+			if !strings.Contains(r.Message, tt.wantMsg) {
+				t.Errorf("message %q lacks %q", r.Message, tt.wantMsg)
+			}
+			if !strings.Contains(r.Fix, tt.wantFixHas) {
+				t.Errorf("fix %q lacks %q", r.Fix, tt.wantFixHas)
+			}
+		})
+	}
+}
+
+func TestEngineVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		facts   EngineFacts
+		want    Status
+		flavour string
+	}{
+		{EngineFacts{Version: "20.10.24+dfsg1", APIVersion: "1.41", OS: "linux", Arch: "amd64"}, Pass, "Docker Engine"},
+		{EngineFacts{Version: "19.03.15", APIVersion: "1.40"}, Fail, "Docker Engine"},
+		{EngineFacts{Version: "20.10.0", APIVersion: "1.40"}, Fail, "Docker Engine"},
+		{EngineFacts{Version: "29.0.1", APIVersion: "1.52", OperatingSys: "Docker Desktop"}, Pass, "Docker Desktop"},
+		{EngineFacts{Version: "28.0.0", APIVersion: "1.48", KernelVersion: "5.15.167.4-microsoft-standard-WSL2"}, Pass, "WSL2"},
+		{EngineFacts{Version: "27.0.0", APIVersion: "1.47", Rootless: true}, Pass, "rootless Docker"},
+		{EngineFacts{Version: "5.2.0", APIVersion: "1.41", Podman: true}, Pass, "Podman"},
+		{EngineFacts{Version: "3.0.0", APIVersion: "1.40", Podman: true}, Fail, "Podman"},
+	}
+	for _, tt := range tests {
+		r := EngineVersion(tt.facts)
+		if r.Status != tt.want {
+			t.Errorf("%+v: status %s, want %s (%s)", tt.facts, r.Status, tt.want, r.Message)
+		}
+		if tt.facts.Flavour() != tt.flavour {
+			t.Errorf("%+v: flavour %s, want %s", tt.facts, tt.facts.Flavour(), tt.flavour)
+		}
+		if r.Status == Fail && r.Fix == "" {
+			t.Errorf("%+v: failure without a fix", tt.facts)
+		}
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		less bool
+	}{
+		{"20.10.24+dfsg1", "20.10", false},
+		{"20.9", "20.10", true},
+		{"1.40", "1.41", true},
+		{"1.41", "1.41", false},
+		{"v29.0.0", "20.10", false},
+	} {
+		if got := versionLess(tt.a, tt.b); got != tt.less {
+			t.Errorf("versionLess(%q, %q) = %v", tt.a, tt.b, got)
+		}
+	}
+}
+
+func TestDemuxLinesKeepsTail(t *testing.T) {
+	t.Parallel()
+	var raw strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&raw, "line %d\n", i)
+	}
+	lines := demuxLines([]byte(raw.String()))
+	if len(lines) != LogLines || lines[len(lines)-1] != "line 39" {
+		t.Errorf("got %d lines ending %q", len(lines), lines[len(lines)-1])
+	}
+}
+
+func TestDiagnosisExplain(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		d    Diagnosis
+		want string
+	}{
+		{Diagnosis{OOMKilled: true, MemLimit: 64 << 20}, "out of memory (limit 64 MiB)"},
+		{Diagnosis{RestartCount: 5, ExitCode: 3}, "keeps crashing"},
+		{Diagnosis{Health: "unhealthy", State: "running"}, "healthcheck keeps failing"},
+		{Diagnosis{State: "exited", ExitCode: 2}, "exited with code 2"},
+	} {
+		if got := tt.d.Explain(); !strings.Contains(got, tt.want) {
+			t.Errorf("Explain(%+v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
