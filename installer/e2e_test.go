@@ -170,6 +170,20 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 		t.Errorf("second install pulled images again:\n%s", r.stderr)
 	}
 
+	// A changed answer recreates only the services it affects.
+	args := append(e2eInstallArgs(dir, project, registry), "--spark-worker-memory", "768m")
+	mustSucceed(t, runCLI(t, ctx, args...), "install with a changed answer")
+	changed := projectContainers(t, c, project)
+	for name, b := range after {
+		isWorker := strings.HasPrefix(name, "spark-worker-")
+		if recreated := changed[name].ID != b.ID; recreated != isWorker {
+			t.Errorf("changing --spark-worker-memory: %s recreated=%v, want %v", name, recreated, isWorker)
+		}
+	}
+	if saved, err := LoadAnswers(dir); err != nil || saved.SparkWorkerMemory != 768 {
+		t.Errorf("the changed answer was not saved: %v %v", saved, err)
+	}
+
 	// 4. Data written to volumes survives stop/start and down/install.
 	markers := map[string]string{
 		"cassandra": "/var/lib/cassandra/e2e-marker",

@@ -205,14 +205,16 @@ func (p *Progress) line(s string) {
 func (p *Progress) onContainer(e api.Resource) {
 	svc := p.serviceOf(strings.TrimPrefix(e.ID, "Container "))
 	switch e.Text {
-	case api.StatusCreated, "Recreated":
+	case api.StatusCreated:
 		p.setState(svc, "created", "")
+	case "Recreated":
+		p.setState(svc, "recreated", "")
 	case api.StatusStarted:
 		p.setState(svc, "started", "")
 	case api.StatusHealthy:
 		p.setState(svc, "healthy", "")
 	case api.StatusExited:
-		p.setState(svc, "exited", "")
+		// One-shot jobs: the readiness watcher reports them as completed or failed.
 	case api.StatusRunning:
 		p.setState(svc, "running", "")
 	case api.StatusStopped, api.StatusRemoved:
@@ -241,15 +243,22 @@ func (p *Progress) ServiceState(service, state, detail string) {
 }
 
 func (p *Progress) setState(svc, state, detail string) {
-	if p.services[svc] == state && detail == "" {
+	prev := p.services[svc]
+	if prev == state && detail == "" {
+		return
+	}
+	// Compose reports "Running" for containers it left alone; after the watcher has seen
+	// them healthy that would read as a step backwards.
+	if state == "running" && (prev == "healthy" || prev == "completed" || prev == "started") {
 		return
 	}
 	p.finishBar()
 	p.services[svc] = state
-	if state == "started" || state == "running" {
-		if _, ok := p.started[svc]; !ok {
-			p.started[svc] = p.now()
-		}
+	switch state {
+	case "started":
+		p.started[svc] = p.now()
+	case "created", "recreated", "running":
+		delete(p.started, svc)
 	}
 	extra := detail
 	if state == "healthy" || state == "completed" {

@@ -253,9 +253,13 @@ func (w *waiter) observe(ctx context.Context) (bool, *ServiceFailure, error) {
 				w.firstRun[name] = time.Now()
 			}
 		}
-		if w.shown[name] != state {
-			w.shown[name] = state
-			if state != "created" {
+		// Keyed by container too: a recreated service starts over.
+		if key := name + "/" + id; w.shown[key] != state {
+			w.shown[key] = state
+			// Only what the watcher alone can see: health and one-shot results. Creation,
+			// start and stop are reported by Compose's own events.
+			switch state {
+			case "healthy", "completed", "unhealthy":
 				w.ui.ServiceState(name, state, "")
 			}
 		}

@@ -1,0 +1,484 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The broker is a kfake cluster of one node, listening on a loopback port
+// only, fronted by one Kafka-aware TCP proxy per configured listener. kfake
+// advertises a single address per node (the one its own listener reports),
+// while Kafka advertises one address per listener. Each proxy forwards
+// frames unchanged except the responses that carry broker addresses
+// (Metadata, FindCoordinator, DescribeCluster, and the leader hints in
+// Produce, Fetch and ShareFetch), in which it replaces kfake's address with
+// the advertised address of the listener the client came through.
+
+// kafkaListener is one entry of KAFKA_LISTENERS joined with its entry of
+// KAFKA_ADVERTISED_LISTENERS.
+type kafkaListener struct {
+	Name      string // e.g. PLAINTEXT_HOST
+	Bind      string // host:port to listen on
+	AdvHost   string // advertised host
+	AdvPort   int32  // advertised port
+	Protocol  string // security protocol from the map, default = name
+	Advertise string // AdvHost:AdvPort, for logs
+}
+
+type listenerSpec struct {
+	name, host string
+	port       int
+}
+
+// parseListenerList parses "NAME://host:port,NAME2://host:port".
+func parseListenerList(s string) ([]listenerSpec, error) {
+	var out []listenerSpec
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.Index(item, "://")
+		if i <= 0 {
+			return nil, fmt.Errorf("listener %q is not NAME://host:port", item)
+		}
+		name := strings.ToUpper(item[:i])
+		host, port, err := net.SplitHostPort(item[i+3:])
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: %v", item, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("listener %q: bad port", item)
+		}
+		for _, o := range out {
+			if o.name == name {
+				return nil, fmt.Errorf("listener name %s appears twice", name)
+			}
+		}
+		out = append(out, listenerSpec{name: name, host: host, port: p})
+	}
+	return out, nil
+}
+
+// resolveListeners joins KAFKA_LISTENERS, KAFKA_ADVERTISED_LISTENERS and
+// KAFKA_LISTENER_SECURITY_PROTOCOL_MAP the way the broker does. An empty
+// listeners value is derived from the advertised one with host 0.0.0.0, as
+// Confluent's configure script does. A listener with no advertised entry
+// advertises its bind host, or defaultHost when that is a wildcard.
+func resolveListeners(listeners, advertised, protoMap, defaultHost string) ([]kafkaListener, error) {
+	adv, err := parseListenerList(advertised)
+	if err != nil {
+		return nil, fmt.Errorf("KAFKA_ADVERTISED_LISTENERS: %v", err)
+	}
+	var lis []listenerSpec
+	if strings.TrimSpace(listeners) == "" {
+		for _, a := range adv {
+			lis = append(lis, listenerSpec{name: a.name, host: "0.0.0.0", port: a.port})
+		}
+	} else if lis, err = parseListenerList(listeners); err != nil {
+		return nil, fmt.Errorf("KAFKA_LISTENERS: %v", err)
+	}
+	if len(lis) == 0 {
+		lis = []listenerSpec{{name: "PLAINTEXT", host: "0.0.0.0", port: 9092}}
+	}
+	protos := map[string]string{}
+	for _, kv := range strings.Split(protoMap, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), ":"); ok {
+			protos[strings.ToUpper(k)] = strings.ToUpper(v)
+		}
+	}
+	advByName := map[string]listenerSpec{}
+	for _, a := range adv {
+		advByName[a.name] = a
+	}
+	for _, a := range adv {
+		found := false
+		for _, l := range lis {
+			found = found || l.name == a.name
+		}
+		if !found {
+			return nil, fmt.Errorf("advertised listener %s has no matching entry in KAFKA_LISTENERS", a.name)
+		}
+	}
+	ports := map[int]string{}
+	var out []kafkaListener
+	for _, l := range lis {
+		if other, dup := ports[l.port]; dup {
+			return nil, fmt.Errorf("listeners %s and %s both use port %d", other, l.name, l.port)
+		}
+		ports[l.port] = l.name
+		kl := kafkaListener{Name: l.name, Bind: net.JoinHostPort(l.host, strconv.Itoa(l.port))}
+		if a, ok := advByName[l.name]; ok {
+			kl.AdvHost, kl.AdvPort = a.host, int32(a.port)
+		} else {
+			kl.AdvHost, kl.AdvPort = l.host, int32(l.port)
+		}
+		if kl.AdvHost == "" || kl.AdvHost == "0.0.0.0" || kl.AdvHost == "::" {
+			kl.AdvHost = defaultHost
+		}
+		kl.Protocol = protos[l.name]
+		if kl.Protocol == "" {
+			kl.Protocol = l.name
+		}
+		if kl.Protocol != "PLAINTEXT" {
+			return nil, fmt.Errorf("listener %s uses security protocol %s; the stand-in only speaks PLAINTEXT", l.name, kl.Protocol)
+		}
+		kl.Advertise = net.JoinHostPort(kl.AdvHost, strconv.Itoa(int(kl.AdvPort)))
+		out = append(out, kl)
+	}
+	return out, nil
+}
+
+// kfakeMarkerHost is the host name kfake advertises. It is never resolved:
+// the proxies replace it in every response before a client sees it.
+const kfakeMarkerHost = "standin-kfake.invalid"
+
+// markerListener makes kfake advertise kfakeMarkerHost:port while it really
+// listens on a loopback port.
+type markerListener struct{ net.Listener }
+
+type markerAddr struct{ port int }
+
+func (markerAddr) Network() string  { return "tcp" }
+func (a markerAddr) String() string { return net.JoinHostPort(kfakeMarkerHost, strconv.Itoa(a.port)) }
+
+func (l markerListener) Addr() net.Addr {
+	return markerAddr{port: l.Listener.Addr().(*net.TCPAddr).Port}
+}
+
+// startKfake starts a one-node kfake cluster on a loopback port and returns
+// it with the address to dial it at. dataDir may be empty (memory only).
+func startKfake(dataDir string) (*kfake.Cluster, string, error) {
+	var real string
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ClusterID("standin-kafka-cluster"),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			ln, err := net.Listen(network, "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			real = ln.Addr().String()
+			return markerListener{ln}, nil
+		}),
+	}
+	if dataDir != "" {
+		opts = append(opts, kfake.DataDir(dataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, real, nil
+}
+
+func brokerServe(ctx context.Context) error {
+	kraft := os.Getenv("KAFKA_PROCESS_ROLES") != ""
+	if kraft {
+		if err := ensureEnv("CLUSTER_ID"); err != nil {
+			return err
+		}
+	} else if err := ensureEnv("KAFKA_ZOOKEEPER_CONNECT"); err != nil {
+		return err
+	}
+	if err := ensureEnv("KAFKA_ADVERTISED_LISTENERS"); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	lis, err := resolveListeners(os.Getenv("KAFKA_LISTENERS"), os.Getenv("KAFKA_ADVERTISED_LISTENERS"),
+		os.Getenv("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"), host)
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
+	jmxPort, err := envInt("KAFKA_JMX_PORT", 9101)
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
+
+	if !kraft {
+		zk := bootstrapAddrs(os.Getenv("KAFKA_ZOOKEEPER_CONNECT"))
+		if err := waitTCP(ctx, "zookeeper", zk, 40*time.Second); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return exitWith(1, "zookeeper not ready: %v", err)
+		}
+	}
+
+	dataDir := filepath.Join(envOr("KAFKA_LOG_DIRS", "/var/lib/kafka/data"), "standin-kfake")
+	cluster, internal, err := startKfake(dataDir)
+	if err != nil {
+		logf("kfake could not use %s (%v); starting without persistence", dataDir, err)
+		if cluster, internal, err = startKfake(""); err != nil {
+			return fmt.Errorf("starting kfake: %v", err)
+		}
+	}
+	defer cluster.Close()
+	logf("kfake broker running at %s (data %s)", internal, dataDir)
+
+	errc := make(chan error, len(lis)+1)
+	for _, l := range lis {
+		l := l
+		ln, err := net.Listen("tcp", l.Bind)
+		if err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
+		logf("listener %s on %s advertises %s", l.Name, l.Bind, l.Advertise)
+		go func() {
+			<-ctx.Done()
+			ln.Close()
+		}()
+		go func() {
+			errc <- serveKafkaProxy(ctx, ln, internal, l.Name, l.AdvHost, l.AdvPort)
+		}()
+	}
+	go func() {
+		errc <- serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", jmxPort), "jmx port", func(c net.Conn) {
+			logf("jmx connection from %s (accepted and closed)", c.RemoteAddr())
+			c.Close()
+		})
+	}()
+	logf("started (kafka.server.KafkaServer)")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+}
+
+func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHost string, advPort int32) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		logf("kafka connection from %s via listener %s", c.RemoteAddr(), name)
+		go func() {
+			if err := proxyKafkaConn(c, internal, advHost, advPort); err != nil {
+				logf("kafka connection from %s via %s ended: %v", c.RemoteAddr(), name, err)
+			}
+		}()
+	}
+}
+
+type inflightReq struct {
+	corr     int32
+	key, ver int16
+}
+
+const maxKafkaFrame = 256 << 20
+
+func readKafkaFrame(r io.Reader) ([]byte, error) {
+	var sz [4]byte
+	if _, err := io.ReadFull(r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(sz[:]))
+	if n < 0 || n > maxKafkaFrame {
+		return nil, fmt.Errorf("invalid frame size %d", n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func writeKafkaFrame(w io.Writer, body []byte) error {
+	buf := make([]byte, 4, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	_, err := w.Write(append(buf, body...))
+	return err
+}
+
+// proxyKafkaConn relays one client connection to kfake. Kafka answers the
+// requests of a connection in order, so a FIFO of in-flight request headers
+// tells which API each response belongs to; requests without a response
+// (acks=0 produce) are skipped when a later correlation ID shows up.
+func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32) error {
+	defer client.Close()
+	server, err := net.DialTimeout("tcp", internal, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer server.Close()
+
+	var mu sync.Mutex
+	var queue []inflightReq
+	done := make(chan error, 2)
+	go func() {
+		for {
+			body, err := readKafkaFrame(client)
+			if err != nil {
+				done <- nil
+				return
+			}
+			if len(body) >= 8 {
+				mu.Lock()
+				queue = append(queue, inflightReq{
+					key:  int16(binary.BigEndian.Uint16(body[0:])),
+					ver:  int16(binary.BigEndian.Uint16(body[2:])),
+					corr: int32(binary.BigEndian.Uint32(body[4:])),
+				})
+				mu.Unlock()
+			}
+			if err := writeKafkaFrame(server, body); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			body, err := readKafkaFrame(server)
+			if err != nil {
+				done <- nil
+				return
+			}
+			if len(body) >= 4 {
+				corr := int32(binary.BigEndian.Uint32(body))
+				var req inflightReq
+				found := false
+				mu.Lock()
+				for len(queue) > 0 && !found {
+					req, queue = queue[0], queue[1:]
+					found = req.corr == corr
+				}
+				mu.Unlock()
+				if found {
+					body = rewriteKafkaResponse(body, req.key, req.ver, advHost, advPort)
+				}
+			}
+			if err := writeKafkaFrame(client, body); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return <-done
+}
+
+// rewriteKafkaResponse replaces kfake's advertised address with
+// advHost:advPort in a response body (correlation ID first, no size
+// prefix). Bodies it does not understand are returned unchanged.
+func rewriteKafkaResponse(body []byte, key, ver int16, advHost string, advPort int32) []byte {
+	switch key {
+	case 3, 10, 60: // Metadata, FindCoordinator, DescribeCluster
+	case 0, 1, 78: // Produce, Fetch, ShareFetch: only leader hints
+		if !bytes.Contains(body, []byte(kfakeMarkerHost)) {
+			return body
+		}
+	default:
+		return body
+	}
+	resp := kmsg.ResponseForKey(key)
+	if resp == nil {
+		return body
+	}
+	resp.SetVersion(ver)
+	hdr, err := responseHeaderLen(body, resp.IsFlexible() && key != 18)
+	if err != nil {
+		return body
+	}
+	if err := resp.ReadFrom(body[hdr:]); err != nil {
+		logf("cannot decode response key %d v%d: %v", key, ver, err)
+		return body
+	}
+	if !rewriteBrokerAddrs(resp, advHost, advPort) {
+		return body
+	}
+	out := append([]byte(nil), body[:hdr]...)
+	return resp.AppendTo(out)
+}
+
+// responseHeaderLen is the length of the response header: the correlation
+// ID and, for flexible versions, the tagged fields.
+func responseHeaderLen(body []byte, flexible bool) (int, error) {
+	if len(body) < 4 {
+		return 0, errors.New("short response")
+	}
+	off := 4
+	if !flexible {
+		return off, nil
+	}
+	num, n := binary.Uvarint(body[off:])
+	if n <= 0 {
+		return 0, errors.New("bad tag count")
+	}
+	off += n
+	for i := uint64(0); i < num; i++ {
+		_, n := binary.Uvarint(body[off:])
+		if n <= 0 {
+			return 0, errors.New("bad tag")
+		}
+		off += n
+		sz, n := binary.Uvarint(body[off:])
+		if n <= 0 || uint64(len(body)-off-n) < sz {
+			return 0, errors.New("bad tag size")
+		}
+		off += n + int(sz)
+	}
+	return off, nil
+}
+
+func rewriteBrokerAddrs(resp kmsg.Response, advHost string, advPort int32) bool {
+	changed := false
+	fix := func(host *string, port *int32) {
+		if *host == kfakeMarkerHost {
+			*host, *port = advHost, advPort
+			changed = true
+		}
+	}
+	switch r := resp.(type) {
+	case *kmsg.MetadataResponse:
+		for i := range r.Brokers {
+			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+	case *kmsg.FindCoordinatorResponse:
+		fix(&r.Host, &r.Port)
+		for i := range r.Coordinators {
+			fix(&r.Coordinators[i].Host, &r.Coordinators[i].Port)
+		}
+	case *kmsg.DescribeClusterResponse:
+		for i := range r.Brokers {
+			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+	case *kmsg.ProduceResponse:
+		for i := range r.Brokers {
+			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+	case *kmsg.FetchResponse:
+		for i := range r.Brokers {
+			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+	case *kmsg.ShareFetchResponse:
+		for i := range r.NodeEndpoints {
+			fix(&r.NodeEndpoints[i].Host, &r.NodeEndpoints[i].Port)
+		}
+	}
+	return changed
+}
