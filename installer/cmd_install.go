@@ -258,4 +258,3 @@ func humanBytesIEC(n int64) string {
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
-

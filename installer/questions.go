@@ -92,7 +92,7 @@ func settings() []setting {
 			func(a *Answers) *int { return &a.SparkWorkers }),
 		{Flag: "registry", Usage: "pull every image through this registry or mirror, HOST[:PORT][/PATH]",
 			Example: "mirror.local:5000",
-			get: func(a *Answers) string { return a.Registry },
+			get:     func(a *Answers) string { return a.Registry },
 			set: func(a *Answers, v string) error {
 				r, err := ParseRegistry(v)
 				if err != nil {
@@ -103,7 +103,7 @@ func settings() []setting {
 			}},
 		{Flag: "project", Usage: "Compose project name; containers are named PROJECT-SERVICE-1",
 			Example: "dataeco",
-			get: func(a *Answers) string { return a.Project },
+			get:     func(a *Answers) string { return a.Project },
 			set: func(a *Answers, v string) error {
 				if !validProject(v) {
 					return fmt.Errorf("%q must be lower-case letters, digits, - or _", v)

@@ -99,8 +99,12 @@ func (s *Stack) Logs(ctx context.Context, out io.Writer, services []string, foll
 // logPrinter prefixes each line with its service, like `docker compose logs`.
 type logPrinter struct{ w io.Writer }
 
-func (l *logPrinter) Log(container, message string)    { fmt.Fprintf(l.w, "%s | %s\n", container, message) }
-func (l *logPrinter) Err(container, message string)    { fmt.Fprintf(l.w, "%s | %s\n", container, message) }
+func (l *logPrinter) Log(container, message string) {
+	fmt.Fprintf(l.w, "%s | %s\n", container, message)
+}
+func (l *logPrinter) Err(container, message string) {
+	fmt.Fprintf(l.w, "%s | %s\n", container, message)
+}
 func (l *logPrinter) Status(container, message string) {}
 
 // serviceTimeout is how long a service may take from its container starting to being ready.
