@@ -70,6 +70,7 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "install")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	volumesBefore := allVolumes(t, c)
 
 	// 1. A first install pulls every image from the registry and brings every service up.
 	r := runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...)
@@ -233,6 +234,25 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("uninstall --purge left the install dir: %v", err)
 	}
+	// Nothing dangling either: no anonymous volume outlived its container.
+	for name := range allVolumes(t, c) {
+		if !volumesBefore[name] {
+			t.Errorf("volume %s was left behind", name)
+		}
+	}
+}
+
+func allVolumes(t *testing.T, c client.APIClient) map[string]bool {
+	t.Helper()
+	vols, err := c.VolumeList(context.Background(), client.VolumeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, v := range vols.Items {
+		out[v.Name] = true
+	}
+	return out
 }
 
 // TestIntegrationDockerUnreachable: with DOCKER_HOST pointing nowhere, install says so,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/dataeco/dataeco/checks"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
@@ -76,9 +77,49 @@ func (s *Stack) Stop(ctx context.Context, p *types.Project) error {
 	return s.svc.Stop(ctx, s.Project, api.StopOptions{Project: p})
 }
 
-// Down removes containers and networks; volumes go only when purge is set.
+// Down removes containers and networks; named volumes go only when purge is set.
+//
+// Images declare VOLUMEs that the stack does not mount (the Confluent images' secrets dirs,
+// for one); Docker gives those anonymous volumes, which Compose's down leaves dangling. They
+// hold nothing of the user's, so they are removed with their containers, or every
+// down/install cycle would leak a few.
 func (s *Stack) Down(ctx context.Context, p *types.Project, purge bool) error {
-	return s.svc.Down(ctx, s.Project, api.DownOptions{Project: p, RemoveOrphans: true, Volumes: purge})
+	anon, err := s.anonymousVolumes(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Down(ctx, s.Project, api.DownOptions{Project: p, RemoveOrphans: true, Volumes: purge}); err != nil {
+		return err
+	}
+	for _, v := range anon {
+		if _, err := s.Docker.API.VolumeRemove(ctx, v, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("removing anonymous volume %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// anonymousVolumes lists the volumes mounted in the project's containers that are not among
+// the project's named volumes.
+func (s *Stack) anonymousVolumes(ctx context.Context, p *types.Project) ([]string, error) {
+	named := map[string]bool{}
+	for _, v := range p.Volumes {
+		named[v.Name] = true
+	}
+	list, err := s.Docker.API.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", api.ProjectLabel+"="+s.Project)})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var out []string
+	for _, c := range list.Items {
+		for _, m := range c.Mounts {
+			if m.Type == "volume" && m.Name != "" && !named[m.Name] {
+				out = append(out, m.Name)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Ps lists the project's containers, stopped ones included.
