@@ -95,7 +95,7 @@ func (d *Diagnosis) Explain() string {
 	switch {
 	case d.OOMKilled || d.ExitCode == 137 && d.MemLimit > 0:
 		return fmt.Sprintf("it was killed for running out of memory (limit %d MiB): give it more with the heap/memory flags, or give Docker more memory", d.MemLimit>>20)
-	case d.RestartCount >= 3:
+	case d.RestartCount >= 2 || d.State == "restarting":
 		return fmt.Sprintf("it keeps crashing and being restarted (%d restarts, last exit code %d)", d.RestartCount, d.ExitCode)
 	case d.Health == "unhealthy":
 		return "it runs, but its healthcheck keeps failing"

@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	if e2e.tmp != "" {
 		os.RemoveAll(e2e.tmp)
 	}
+	if e2e.registry != "" {
+		removeImagesUnder(e2e.registry)
+	}
 	os.Exit(code)
 }
 
@@ -247,4 +250,55 @@ func leftovers(t *testing.T, c client.APIClient, project string) (containers, ne
 		t.Fatal(err)
 	}
 	return len(list.Items), len(nets.Items), len(vols.Items)
+}
+
+// pushVariant publishes a copy of the stand-in for ref under REGISTRY/PREFIX, with extra
+// environment baked in (the stand-ins' failure knobs), so a test can install a stack in which
+// one service misbehaves: `--registry REGISTRY/PREFIX`.
+func pushVariant(t *testing.T, registry, prefix, ref string, env map[string]string) {
+	t.Helper()
+	base := RewriteImage(registry, ref)
+	target := RewriteImage(registry+"/"+prefix, ref)
+	dir := t.TempDir()
+	var df strings.Builder
+	fmt.Fprintf(&df, "FROM %s\n", base)
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&df, "ENV %s=%s\n", k, env[k])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"pull", "-q", base},
+		{"build", "-q", "-t", target, dir},
+		{"push", target},
+		{"image", "rm", "-f", target, base},
+	} {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// removeImagesUnder deletes the local images pulled from the test registry, so the tests
+// leave the engine as they found it.
+func removeImagesUnder(registry string) {
+	out, err := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err != nil {
+		return
+	}
+	var refs []string
+	for _, ref := range strings.Fields(string(out)) {
+		if strings.HasPrefix(ref, registry+"/") {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) > 0 {
+		_ = exec.Command("docker", append([]string{"image", "rm", "-f"}, refs...)...).Run()
+	}
 }

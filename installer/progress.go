@@ -220,7 +220,11 @@ func (p *Progress) onContainer(e api.Resource) {
 	case api.StatusStopped, api.StatusRemoved:
 		p.setState(svc, strings.ToLower(e.Text), "")
 	case api.StatusError:
-		p.setState(svc, "error", e.Details)
+		// "dependency X failed to start" names the dependency, not this container; the
+		// readiness watcher reports the dependency itself, with a diagnosis.
+		if !strings.HasPrefix(e.Details, "dependency ") {
+			p.setState(svc, "error", e.Details)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -67,6 +68,7 @@ func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration)
 		})
 	}()
 	w := newWaiter(s.Docker.API, p, s.ui, timeout)
+	w.watchOOM(upCtx)
 	err := w.wait(ctx, upErr)
 	cancel()
 	return err
@@ -181,11 +183,45 @@ type waiter struct {
 	poll     time.Duration
 	firstRun map[string]time.Time
 	shown    map[string]string
+
+	// ooms counts the engine's "oom" events per container. A restarted container's state no
+	// longer says OOMKilled, so polling alone misses kills between two looks.
+	mu   sync.Mutex
+	ooms map[string]int
+}
+
+// watchOOM follows the engine's OOM events for the project until ctx ends.
+func (w *waiter) watchOOM(ctx context.Context) {
+	res := w.api.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).
+		Add("type", "container").Add("event", "oom").Add("label", api.ProjectLabel+"="+w.project.Name)})
+	go func() {
+		for {
+			select {
+			case m, ok := <-res.Messages:
+				if !ok {
+					return
+				}
+				w.mu.Lock()
+				w.ooms[m.Actor.ID]++
+				w.mu.Unlock()
+			case <-res.Err:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (w *waiter) oomKilled(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ooms[id] > 0
 }
 
 func newWaiter(c client.APIClient, p *types.Project, ui *Progress, override time.Duration) *waiter {
 	return &waiter{api: c, project: p, ui: ui, override: override, poll: time.Second,
-		firstRun: map[string]time.Time{}, shown: map[string]string{}}
+		firstRun: map[string]time.Time{}, shown: map[string]string{}, ooms: map[string]int{}}
 }
 
 func (w *waiter) timeout(service string) time.Duration {
@@ -203,7 +239,7 @@ func (w *waiter) wait(ctx context.Context, upErr <-chan error) error {
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
 	for {
-		ready, failure, err := w.observe(ctx)
+		ready, failure, err := w.observe(ctx, false)
 		if err != nil && ctx.Err() == nil {
 			return WithHint(fmt.Errorf("watching the containers: %w", err), "run `dataeco status` to see where the stack stands")
 		}
@@ -226,7 +262,7 @@ func (w *waiter) wait(ctx context.Context, upErr <-chan error) error {
 			if err != nil && ctx.Err() == nil {
 				// Compose gave up (often "dependency failed to start"); look once more so the
 				// user sees which service and why, not only Compose's summary.
-				if _, failure, _ := w.observe(ctx); failure != nil {
+				if _, failure, _ := w.observe(ctx, true); failure != nil {
 					return failure
 				}
 				composeErr = WithHint(fmt.Errorf("starting the stack: %w", err), "run `dataeco doctor`, or `dataeco logs SERVICE` for the service named above")
@@ -239,7 +275,8 @@ func (w *waiter) wait(ctx context.Context, upErr <-chan error) error {
 
 // observe looks at every container once. ready means every service is healthy, running
 // (no healthcheck) or completed (one-shot jobs).
-func (w *waiter) observe(ctx context.Context) (bool, *ServiceFailure, error) {
+// final is set after Compose has given up, when any sign of trouble is the answer.
+func (w *waiter) observe(ctx context.Context, final bool) (bool, *ServiceFailure, error) {
 	list, err := w.api.ContainerList(ctx, client.ContainerListOptions{All: true,
 		Filters: make(client.Filters).Add("label", api.ProjectLabel+"="+w.project.Name)})
 	if err != nil {
@@ -273,10 +310,15 @@ func (w *waiter) observe(ctx context.Context) (bool, *ServiceFailure, error) {
 		oneShot := svc.Restart == "no"
 		state := string(st.Status)
 		switch {
-		case st.OOMKilled:
+		case st.OOMKilled || w.oomKilled(id):
 			return false, w.fail(ctx, name, id, fmt.Sprintf("was killed for running out of memory (mem_limit %s)", Size(svc.MemLimit>>20))), nil
-		case c.RestartCount >= 3 && !(st.Health != nil && st.Health.Status == "healthy"):
-			return false, w.fail(ctx, name, id, fmt.Sprintf("is restart-looping (%d restarts, last exit code %d)", c.RestartCount, st.ExitCode)), nil
+		case (c.RestartCount >= 2 || c.RestartCount >= 1 && final) && !(st.Health != nil && st.Health.Status == "healthy"):
+			// A running container's exit code is reset, so report it only while it is down.
+			reason := fmt.Sprintf("is restart-looping (%d restarts)", c.RestartCount)
+			if !st.Running {
+				reason = fmt.Sprintf("is restart-looping (%d restarts, last exit code %d)", c.RestartCount, st.ExitCode)
+			}
+			return false, w.fail(ctx, name, id, reason), nil
 		case oneShot && st.Status == "exited":
 			if st.ExitCode != 0 {
 				return false, w.fail(ctx, name, id, fmt.Sprintf("failed with exit code %d", st.ExitCode)), nil
@@ -334,6 +376,9 @@ func (w *waiter) fail(ctx context.Context, service, id, reason string) *ServiceF
 	d, err := checks.DiagnoseContainer(dctx, w.api, id)
 	if err != nil {
 		d = &checks.Diagnosis{Error: err.Error()}
+	}
+	if w.oomKilled(id) {
+		d.OOMKilled = true
 	}
 	return &ServiceFailure{Service: service, Reason: reason, Diagnosis: d}
 }
