@@ -22,6 +22,8 @@ type Result struct {
 	Message string            `json:"message"`
 	Fix     string            `json:"fix,omitempty"`
 	Details map[string]string `json:"details,omitempty"`
+	// Diagnoses are the containers a stack check found unwell.
+	Diagnoses []*Diagnosis `json:"containers,omitempty"`
 }
 
 // DocURL is where a check's documentation section lives, relative to the repository.

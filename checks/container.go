@@ -19,16 +19,18 @@ type ContainerAPI interface {
 
 // Diagnosis is what is known about one container that is not doing well.
 type Diagnosis struct {
-	Container    string   `json:"container"`
-	State        string   `json:"state"`
-	Health       string   `json:"health,omitempty"`
-	ExitCode     int      `json:"exit_code"`
-	OOMKilled    bool     `json:"oom_killed"`
-	RestartCount int      `json:"restart_count"`
-	MemLimit     int64    `json:"mem_limit_bytes,omitempty"`
-	HealthOutput string   `json:"health_output,omitempty"`
-	LogTail      []string `json:"log_tail,omitempty"`
-	Error        string   `json:"error,omitempty"`
+	Service       string   `json:"service,omitempty"`
+	Container     string   `json:"container"`
+	State         string   `json:"state"`
+	Health        string   `json:"health,omitempty"`
+	ExitCode      int      `json:"exit_code"`
+	OOMKilled     bool     `json:"oom_killed"`
+	RestartCount  int      `json:"restart_count"`
+	FailingStreak int      `json:"failing_streak,omitempty"`
+	MemLimit      int64    `json:"mem_limit_bytes,omitempty"`
+	HealthOutput  string   `json:"health_output,omitempty"`
+	LogTail       []string `json:"log_tail,omitempty"`
+	Error         string   `json:"error,omitempty"`
 }
 
 // LogLines is how many log lines a diagnosis keeps.
@@ -51,6 +53,7 @@ func DiagnoseContainer(ctx context.Context, api ContainerAPI, id string) (*Diagn
 		d.OOMKilled = st.OOMKilled
 		if st.Health != nil {
 			d.Health = string(st.Health.Status)
+			d.FailingStreak = st.Health.FailingStreak
 			if n := len(st.Health.Log); n > 0 {
 				last := st.Health.Log[n-1]
 				d.HealthOutput = strings.TrimSpace(fmt.Sprintf("exit %d: %s", last.ExitCode, last.Output))
@@ -103,4 +106,14 @@ func (d *Diagnosis) Explain() string {
 		return fmt.Sprintf("it exited with code %d", d.ExitCode)
 	}
 	return ""
+}
+
+// DemuxAll splits a multiplexed log stream into all of its lines.
+func DemuxAll(raw []byte) []string {
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, bytes.NewReader(raw)); err != nil {
+		out.Reset()
+		out.Write(raw)
+	}
+	return strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 }

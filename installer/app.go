@@ -94,6 +94,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 			a.logsCmd(),
 			a.configCmd(),
 			a.credentialsCmd(),
+			a.doctorCmd(),
 			a.versionCmd(),
 		},
 	}

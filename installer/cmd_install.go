@@ -18,6 +18,7 @@ func (a *App) installCmd() *cli.Command {
 		dirFlag(),
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "take the defaults for every question not answered by a flag", EnvVars: []string{"DATAECO_YES"}},
 		&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready (default: per service, 2-10m)", EnvVars: []string{"DATAECO_TIMEOUT"}},
+		skipCheckFlag(),
 	}
 	flags = append(flags, settingFlags()...)
 	return &cli.Command{
@@ -82,6 +83,9 @@ func (a *App) runInstall(c *cli.Context) error {
 	}
 	project, err := LoadProject(ctx, ans.Project, dir, rendered, secrets)
 	if err != nil {
+		return err
+	}
+	if err := a.runPrerequisites(ctx, docker, ans, project, c.StringSlice("skip-check")); err != nil {
 		return err
 	}
 	if err := writeInstall(dir, ans, secrets, rendered); err != nil {
@@ -257,4 +261,9 @@ func humanBytesIEC(n int64) string {
 		return "unknown memory"
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// skipCheckFlag lets a user override a failing prerequisite check, loudly.
+func skipCheckFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "skip-check", Usage: "run even though the check with this ID fails (repeatable; see `dataeco doctor --list-checks`)"}
 }

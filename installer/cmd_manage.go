@@ -40,13 +40,17 @@ func (a *App) startCmd() *cli.Command {
 		Name:  "start",
 		Usage: "start a stopped install and wait until it is healthy",
 		Flags: []cli.Flag{dirFlag(),
-			&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready", EnvVars: []string{"DATAECO_TIMEOUT"}}},
+			&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready", EnvVars: []string{"DATAECO_TIMEOUT"}},
+			skipCheckFlag()},
 		Action: func(c *cli.Context) error {
 			inst, stack, project, err := a.openStack(c)
 			if err != nil {
 				return err
 			}
 			defer stack.Docker.Close()
+			if err := a.runPrerequisites(c.Context, stack.Docker, inst.Answers, project, c.StringSlice("skip-check")); err != nil {
+				return err
+			}
 			if err := stack.Up(c.Context, project, c.Duration("timeout")); err != nil {
 				if f, ok := asServiceFailure(err); ok {
 					a.printFailure(f)

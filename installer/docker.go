@@ -24,6 +24,7 @@ type Docker struct {
 	API   client.APIClient
 	Facts checks.EngineFacts
 	Info  system.Info
+	Host  string // the endpoint, e.g. unix:///var/run/docker.sock
 }
 
 // Resources is what the engine can give containers.
@@ -38,16 +39,29 @@ func (d *Docker) Close() error { return d.API.Close() }
 // context, then the default socket), checks it answers and is new enough. It changes
 // nothing, so a failure here leaves nothing behind.
 func ConnectDocker(ctx context.Context, errOut io.Writer) (*Docker, error) {
+	d, res, err := ProbeDocker(ctx, errOut)
+	if err != nil {
+		return nil, err
+	}
+	if res != nil {
+		return nil, checkError(*res)
+	}
+	return d, nil
+}
+
+// ProbeDocker is ConnectDocker for callers that report rather than stop: an engine that is
+// unreachable or too old comes back as a failed docker-engine check, not an error.
+func ProbeDocker(ctx context.Context, errOut io.Writer) (*Docker, *checks.Result, error) {
 	cli, err := command.NewDockerCli(
 		command.WithInputStream(io.NopCloser(strings.NewReader(""))),
 		command.WithOutputStream(io.Discard),
 		command.WithErrorStream(errOut),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("setting up the Docker client: %w", err)
+		return nil, nil, fmt.Errorf("setting up the Docker client: %w", err)
 	}
 	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
-		return nil, WithHint(fmt.Errorf("reading the Docker configuration: %w", err),
+		return nil, nil, WithHint(fmt.Errorf("reading the Docker configuration: %w", err),
 			"check DOCKER_HOST, DOCKER_CONTEXT and ~/.docker/config.json")
 	}
 	target := checks.EngineTarget{
@@ -60,18 +74,19 @@ func ConnectDocker(ctx context.Context, errOut io.Writer) (*Docker, error) {
 	defer cancel()
 	if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		_, lookErr := exec.LookPath("docker")
-		return nil, checkError(checks.DockerUnreachable(target, err, lookErr == nil))
+		r := checks.DockerUnreachable(target, err, lookErr == nil)
+		return nil, &r, nil
 	}
 	ver, err := api.ServerVersion(pctx, client.ServerVersionOptions{})
 	if err != nil {
-		return nil, WithHint(fmt.Errorf("asking the Docker engine its version: %w", err), "run `docker version` to see what the engine says")
+		return nil, nil, WithHint(fmt.Errorf("asking the Docker engine its version: %w", err), "run `docker version` to see what the engine says")
 	}
 	info, err := api.Info(pctx, client.InfoOptions{})
 	if err != nil {
-		return nil, WithHint(fmt.Errorf("asking the Docker engine for its resources: %w", err), "run `docker info` to see what the engine says")
+		return nil, nil, WithHint(fmt.Errorf("asking the Docker engine for its resources: %w", err), "run `docker info` to see what the engine says")
 	}
 	facts := checks.EngineFacts{
 		Version: ver.Version, APIVersion: ver.APIVersion, OS: info.Info.OSType, Arch: info.Info.Architecture,
@@ -84,9 +99,21 @@ func ConnectDocker(ctx context.Context, errOut io.Writer) (*Docker, error) {
 		}
 	}
 	if res := checks.EngineVersion(facts); res.Status == checks.Fail {
-		return nil, checkError(res)
+		return nil, &res, nil
 	}
-	return &Docker{Cli: cli, API: api, Facts: facts, Info: info.Info}, nil
+	return &Docker{Cli: cli, API: api, Facts: facts, Info: info.Info, Host: target.Host}, nil, nil
+}
+
+// Engine describes the engine for the checks.
+func (d *Docker) Engine() *checks.Engine {
+	local := false
+	if strings.HasPrefix(d.Host, "unix://") && d.Facts.Flavour() != "Docker Desktop" {
+		if _, err := os.Stat(d.Info.DockerRootDir); err == nil {
+			local = true
+		}
+	}
+	return &checks.Engine{Facts: d.Facts, NCPU: d.Info.NCPU, MemTotal: d.Info.MemTotal,
+		RootDir: d.Info.DockerRootDir, Local: local, API: d.API}
 }
 
 // checkError turns a failed check into an error that carries the check's fix as its hint.

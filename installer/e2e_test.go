@@ -1,9 +1,12 @@
 package installer
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,6 +156,25 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 		t.Errorf("cassandra/cassandra still logs in:\n%s", out)
 	}
 
+	// doctor on a healthy install: every check passes, no drift, JSON as documented, and a
+	// support bundle without a single generated password in it.
+	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	r = runCLI(t, ctx, "doctor", "--json", "--dir", dir, "--bundle", bundle)
+	mustSucceed(t, r, "doctor")
+	var rep DoctorReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("doctor --json: %v", err)
+	}
+	for _, res := range rep.Checks {
+		if res.Status == "fail" || (res.Status == "warn" && res.ID != "images") {
+			t.Errorf("doctor on a healthy install: %s %s: %s", res.ID, res.Status, res.Message)
+		}
+	}
+	if !rep.Installed || rep.Schema != 1 || len(rep.Checks) != 10 {
+		t.Errorf("doctor report: installed=%v schema=%d checks=%d", rep.Installed, rep.Schema, len(rep.Checks))
+	}
+	assertBundleRedacted(t, bundle, secrets.Values(), []string{"doctor.json", "docker-compose.yml", "answers.yaml", "logs/" + project + "-cassandra-1.log", "containers/" + project + "-postgres-1.json"})
+
 	// 3. A second install with the same answers recreates and restarts nothing.
 	before := projectContainers(t, c, project)
 	r = runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...)
@@ -270,5 +292,52 @@ func TestIntegrationDockerUnreachable(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("install wrote %s although Docker was unreachable", dir)
+	}
+}
+
+// assertBundleRedacted opens a doctor bundle, checks it has the wanted files and that no
+// secret appears in any of them.
+func assertBundleRedacted(t *testing.T, path string, secrets []string, want []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	found := map[string]bool{}
+	redactions := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(h.Name, "dataeco-bundle/")
+		found[name] = true
+		for _, s := range secrets {
+			if strings.Contains(string(b), s) {
+				t.Errorf("bundle file %s contains a generated secret", name)
+			}
+		}
+		redactions += strings.Count(string(b), "[redacted]")
+	}
+	for _, w := range want {
+		if !found[w] {
+			t.Errorf("bundle lacks %s (has %v)", w, found)
+		}
+	}
+	if redactions == 0 {
+		t.Error("bundle shows no redaction although containers carry passwords in their environment")
 	}
 }

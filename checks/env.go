@@ -1,0 +1,95 @@
+package checks
+
+import (
+	"context"
+	"net"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// EngineAPI is the part of the Docker API the checks use; tests pass a fake.
+type EngineAPI interface {
+	ContainerAPI
+	ContainerList(ctx context.Context, opts client.ContainerListOptions) (client.ContainerListResult, error)
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	DistributionInspect(ctx context.Context, ref string, opts client.DistributionInspectOptions) (client.DistributionInspectResult, error)
+}
+
+// Engine is a reachable Docker engine and what it said about itself.
+type Engine struct {
+	Facts    EngineFacts
+	NCPU     int
+	MemTotal int64  // bytes the engine can give containers (the VM's memory on Docker Desktop)
+	RootDir  string // where the engine keeps images and volumes
+	// Local is true when RootDir is on this machine's filesystem (not inside a VM or remote).
+	Local bool
+	API   EngineAPI
+}
+
+// ServiceNeed is one row of the resource table: what a service needs to start (Min) and what
+// it is given (Limit, its mem_limit).
+type ServiceNeed struct {
+	Service   string
+	Component string
+	MinMiB    int64
+	LimitMiB  int64
+	Image     string
+}
+
+// PortNeed is one host port the stack publishes.
+type PortNeed struct {
+	Service string
+	HostIP  string
+	Port    int
+	Flag    string // the flag that remaps it
+}
+
+// Plan is what the install would run, as far as the checks care.
+type Plan struct {
+	Project    string
+	Services   []ServiceNeed
+	Ports      []PortNeed
+	SparkCores int // cores of each Spark worker
+	Workers    int
+	// Lighter lists the components a user could leave out to save memory, with the MiB each saves.
+	Lighter map[string]int64
+}
+
+// Proc is a process holding a port.
+type Proc struct {
+	PID  int
+	Name string
+}
+
+// Env is everything the checks read, injected so each check can be table-tested with fakes.
+type Env struct {
+	GOOS     string
+	Getenv   func(string) string
+	LookPath func(string) (string, error)
+	// Exec runs a command and returns its standard output.
+	Exec func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+	// Engine is nil when the daemon could not be reached; EngineDown then says why.
+	Engine     *Engine
+	EngineDown *Result
+
+	Plan Plan
+	// Stack is the installed stack, nil when nothing is installed.
+	Stack *Stack
+
+	Listen     func(network, addr string) (net.Listener, error)
+	PortOwner  func(port int) (Proc, bool)
+	FreeBytes  func(path string) (uint64, error)
+	ImageSizes map[string]int64 // expected download+extract bytes per image repository
+}
+
+// containerPorts is a helper for matching containers to a port.
+func containerHoldsPort(c container.Summary, port int) bool {
+	for _, p := range c.Ports {
+		if int(p.PublicPort) == port {
+			return true
+		}
+	}
+	return false
+}
