@@ -45,6 +45,10 @@ func DockerUnreachable(target EngineTarget, err error, dockerOnPath bool) Result
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "permission denied"):
 		r.Message = fmt.Sprintf("permission denied on the Docker socket %s", socket)
 		r.Fix = "add yourself to the docker group: `sudo usermod -aG docker $USER`, then log out and back in (or run `newgrp docker`)"
+	case isUnix && exists(socket) && (target.FromEnv || target.Context == "" || target.Context == "default"):
+		// The socket is there but nobody answers: the daemon stopped (or crashed) behind it.
+		r.Message = fmt.Sprintf("the Docker daemon is not running (%s: %v)", where, rootCause(err))
+		r.Fix = "start Docker: `sudo systemctl start docker` on Linux, or open Docker Desktop"
 	case target.FromEnv || (target.Context != "" && target.Context != "default"):
 		r.Message = fmt.Sprintf("no Docker engine answers at %s: %v", where, rootCause(err))
 		if target.FromEnv {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,80 @@ func TestIntegrationPortTaken(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("install wrote %s although a port was taken", dir)
+	}
+}
+
+// TestIntegrationDockerDown: each way of not reaching Docker gets its own message and fix,
+// exit 1, and nothing is written.
+func TestIntegrationDockerDown(t *testing.T) {
+	requireIntegration(t)
+	bin := dataecoBinary(t)
+
+	// A stopped daemon leaves its socket file behind with nobody listening.
+	stale := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+
+	tests := []struct {
+		name string
+		env  []string
+		as   []string // command prefix, e.g. to run as another user
+		want []string
+	}{
+		{"daemon stopped", []string{"DOCKER_HOST=unix://" + stale}, nil,
+			[]string{"the Docker daemon is not running", "systemctl start docker"}},
+		{"DOCKER_HOST points nowhere", []string{"DOCKER_HOST=tcp://127.0.0.1:9"}, nil,
+			[]string{"no Docker engine answers at tcp://127.0.0.1:9", "unset DOCKER_HOST"}},
+		{"permission denied on the socket", nil, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"},
+			[]string{"permission denied on the Docker socket", "usermod -aG docker"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.as != nil {
+				if _, err := exec.LookPath(tt.as[0]); err != nil || os.Geteuid() != 0 {
+					if os.Getenv("CI") == "true" {
+						t.Fatalf("needs root and %s", tt.as[0])
+					}
+					t.Skip("needs root and " + tt.as[0])
+				}
+			}
+			// Not t.TempDir: its parent is private to root, and one case runs as nobody.
+			base, err := os.MkdirTemp("", "dataeco-down-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(base) })
+			os.Chmod(base, 0o777)
+			dir := filepath.Join(base, "install")
+			for _, cmdArgs := range [][]string{{"install", "--yes", "--dir", dir}, {"doctor", "--dir", dir}} {
+				argv := append(append(append([]string{}, tt.as...), bin), cmdArgs...)
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Env = append(os.Environ(), "HOME="+base)
+				cmd.Env = append(cmd.Env, tt.env...)
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				out := stdout.String() + stderr.String()
+				if code != ExitFailure {
+					t.Errorf("dataeco %s: exit %d, want 1\n%s", cmdArgs[0], code, out)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("dataeco %s output lacks %q:\n%s", cmdArgs[0], w, out)
+					}
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("%s was written although Docker was unreachable", dir)
+			}
+		})
 	}
 }

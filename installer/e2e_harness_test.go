@@ -302,3 +302,31 @@ func removeImagesUnder(registry string) {
 		_ = exec.Command("docker", append([]string{"image", "rm", "-f"}, refs...)...).Run()
 	}
 }
+
+var builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// dataecoBinary builds the real binary once, for tests that run it as another user or need a
+// separate process.
+func dataecoBinary(t *testing.T) string {
+	t.Helper()
+	builtBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "dataeco-bin-")
+		if err != nil {
+			builtBinary.err = err
+			return
+		}
+		builtBinary.path = filepath.Join(dir, "dataeco")
+		out, err := exec.Command("go", "build", "-o", builtBinary.path, "..").CombinedOutput()
+		if err != nil {
+			builtBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtBinary.err != nil {
+		t.Fatal(builtBinary.err)
+	}
+	return builtBinary.path
+}

@@ -277,24 +277,6 @@ func allVolumes(t *testing.T, c client.APIClient) map[string]bool {
 	return out
 }
 
-// TestIntegrationDockerUnreachable: with DOCKER_HOST pointing nowhere, install says so,
-// exits 1 and writes nothing.
-func TestIntegrationDockerUnreachable(t *testing.T) {
-	requireIntegration(t)
-	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-	dir := filepath.Join(t.TempDir(), "install")
-	r := runCLI(t, context.Background(), "install", "--yes", "--dir", dir)
-	if r.code != ExitFailure {
-		t.Errorf("exit %d, want 1", r.code)
-	}
-	if !strings.Contains(r.stderr, "DOCKER_HOST") || !strings.Contains(r.stderr, "hint:") {
-		t.Errorf("message does not name DOCKER_HOST with a hint:\n%s", r.stderr)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("install wrote %s although Docker was unreachable", dir)
-	}
-}
-
 // assertBundleRedacted opens a doctor bundle, checks it has the wanted files and that no
 // secret appears in any of them.
 func assertBundleRedacted(t *testing.T, path string, secrets []string, want []string) {

@@ -1,0 +1,239 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fakeEngine answers the Docker API calls the checks make.
+type fakeEngine struct {
+	containers []container.Summary
+	present    map[string]bool
+	platforms  map[string][]string // image -> architectures; missing = registry error
+	regErr     error
+}
+
+func (f *fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: f.containers}, nil
+}
+
+func (f *fakeEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	return client.ContainerInspectResult{}, errors.New("not faked")
+}
+
+func (f *fakeEngine) ContainerLogs(context.Context, string, client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
+	return nil, errors.New("not faked")
+}
+
+func (f *fakeEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	if f.present[ref] {
+		return client.ImageInspectResult{}, nil
+	}
+	return client.ImageInspectResult{}, errors.New("No such image: " + ref)
+}
+
+func (f *fakeEngine) DistributionInspect(_ context.Context, ref string, _ client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
+	archs, ok := f.platforms[ref]
+	if !ok {
+		return client.DistributionInspectResult{}, f.regErr
+	}
+	var ps []ocispec.Platform
+	for _, a := range archs {
+		ps = append(ps, ocispec.Platform{OS: "linux", Architecture: a})
+	}
+	return client.DistributionInspectResult{DistributionInspect: registry.DistributionInspect{Platforms: ps}}, nil
+}
+
+func testEnv(mutate func(*Env)) *Env {
+	env := &Env{
+		GOOS:     "linux",
+		Getenv:   func(string) string { return "" },
+		LookPath: func(string) (string, error) { return "", errors.New("not found") },
+		Exec:     func(context.Context, string, ...string) ([]byte, error) { return nil, errors.New("no") },
+		Engine: &Engine{Facts: EngineFacts{Version: "24.0.0", APIVersion: "1.43", OS: "linux", Arch: "x86_64"},
+			NCPU: 8, MemTotal: 16 << 30, RootDir: "/var/lib/docker", Local: true,
+			API: &fakeEngine{present: map[string]bool{}, platforms: map[string][]string{}}},
+		Plan: Plan{Project: "dataeco",
+			Services: []ServiceNeed{
+				{Service: "broker", Component: "kafka", MinMiB: 1280, LimitMiB: 1792, Image: "confluentinc/cp-server:7.9.9"},
+				{Service: "control-center", Component: "control-center", MinMiB: 1024, LimitMiB: 2048, Image: "confluentinc/cp-enterprise-control-center:7.9.9"},
+			},
+			Ports:   []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 9092, Flag: "kafka-port"}},
+			Lighter: map[string]int64{"control-center": 2048},
+		},
+		Listen:    func(string, string) (net.Listener, error) { return fakeListener{}, nil },
+		FreeBytes: func(string) (uint64, error) { return 100e9, nil },
+	}
+	if mutate != nil {
+		mutate(env)
+	}
+	return env
+}
+
+type fakeListener struct{ net.Listener }
+
+func (fakeListener) Close() error { return nil }
+
+func TestPrerequisiteChecks(t *testing.T) {
+	t.Parallel()
+	inUse := func(string, string) (net.Listener, error) { return nil, errors.New("address already in use") }
+	tests := []struct {
+		name   string
+		check  func(context.Context, *Env) Result
+		mutate func(*Env)
+		want   Status
+		msgHas string
+		fixHas string
+	}{
+		{"compose missing warns", checkCompose, nil, Warn, "does not need one", "plugin"},
+		{"compose 1.29 passes", checkCompose, func(e *Env) {
+			e.LookPath = func(b string) (string, error) { return "/usr/bin/" + b, nil }
+			e.Exec = func(_ context.Context, name string, _ ...string) ([]byte, error) {
+				if name == "docker" {
+					return nil, errors.New("'compose' is not a docker command")
+				}
+				return []byte("1.29.2\n"), nil
+			}
+		}, Pass, "docker-compose 1.29.2", ""},
+		{"compose too old warns", checkCompose, func(e *Env) {
+			e.LookPath = func(b string) (string, error) { return "/usr/bin/" + b, nil }
+			e.Exec = func(context.Context, string, ...string) ([]byte, error) {
+				return []byte("docker-compose version 1.25.0, build x"), nil
+			}
+		}, Warn, "older than 1.29", "upgrade"},
+		{"plugin v2 passes", checkCompose, func(e *Env) {
+			e.LookPath = func(b string) (string, error) { return "/usr/bin/" + b, nil }
+			e.Exec = func(context.Context, string, ...string) ([]byte, error) { return []byte("v2.40.3\n"), nil }
+		}, Pass, "docker compose 2.40.3", ""},
+
+		{"enough memory", checkResources, nil, Pass, "16.0 GiB", ""},
+		{"below minimum fails with Desktop fix", checkResources, func(e *Env) {
+			e.Engine.MemTotal = 2 << 30
+			e.Engine.Facts.OperatingSys = "Docker Desktop"
+		}, Fail, "need at least 2.2 GiB", "Settings → Resources → Memory"},
+		{"below recommended warns, offers lighter choices", checkResources, func(e *Env) {
+			e.Engine.MemTotal = 3 << 30
+			e.Engine.Facts.KernelVersion = "5.15-microsoft-standard-WSL2"
+		}, Warn, "may be slow", ".wslconfig"},
+		{"lighter choices named", checkResources, func(e *Env) { e.Engine.MemTotal = 3 << 30 }, Warn, "", "leave out control-center (saves 2.0 GiB)"},
+		{"colima on mac", checkResources, func(e *Env) { e.Engine.MemTotal = 1 << 30; e.GOOS = "darwin" }, Fail, "", "colima start --memory 3"},
+		{"too many spark cores", checkResources, func(e *Env) { e.Plan.SparkCores = 16 }, Warn, "offers 16 cores", "--spark-worker-cores 4"},
+		{"engine down skips", checkResources, func(e *Env) { e.Engine = nil }, Skip, "unreachable", ""},
+
+		{"disk plenty", checkDisk, nil, Pass, "2 images to pull", ""},
+		{"disk short fails", checkDisk, func(e *Env) { e.FreeBytes = func(string) (uint64, error) { return 2e9, nil } }, Fail, "2.0 GB free", "docker system prune"},
+		{"disk tight warns", checkDisk, func(e *Env) { e.FreeBytes = func(string) (uint64, error) { return 12e9, nil } }, Warn, "little room", ""},
+		{"disk in a VM skips", checkDisk, func(e *Env) { e.Engine.Local = false }, Skip, "not on this machine", ""},
+		{"present images need no room", checkDisk, func(e *Env) {
+			e.Engine.API = &fakeEngine{present: map[string]bool{"confluentinc/cp-server:7.9.9": true, "confluentinc/cp-enterprise-control-center:7.9.9": true}}
+			e.FreeBytes = func(string) (uint64, error) { return 6e9, nil }
+		}, Warn, "0 images to pull", ""},
+
+		{"ports free", checkPorts, nil, Pass, "all 1 ports are free", ""},
+		{"port held by a process", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 42, Name: "java"}, true }
+		}, Fail, "port 9092 (broker) is taken by process java (PID 42)", "--kafka-port 19092"},
+		{"port held by another container", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},
+				Ports: []container.PortSummary{{PublicPort: 9092}}}}}
+		}, Fail, "taken by container kafka-old", "--kafka-port 19092"},
+		{"port held by our own install is fine", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/dataeco-broker-1"},
+				Labels: map[string]string{"com.docker.compose.project": "dataeco"}, Ports: []container.PortSummary{{PublicPort: 9092}}}}}
+		}, Pass, "held by this install's own containers (9092)", ""},
+
+		{"images built for the arch", checkImages, func(e *Env) {
+			e.Engine.API = &fakeEngine{platforms: map[string][]string{"confluentinc/cp-server:7.9.9": {"amd64", "arm64"},
+				"confluentinc/cp-enterprise-control-center:7.9.9": {"amd64"}}}
+		}, Pass, "2 images to pull, all built for amd64", ""},
+		{"image without arm64", checkImages, func(e *Env) {
+			e.Engine.Facts.Arch = "aarch64"
+			e.Engine.API = &fakeEngine{platforms: map[string][]string{"confluentinc/cp-server:7.9.9": {"amd64", "arm64"},
+				"confluentinc/cp-enterprise-control-center:7.9.9": {"amd64"}}}
+		}, Fail, "no arm64 build of confluentinc/cp-enterprise-control-center", "--components"},
+		{"offline warns naming --registry", checkImages, func(e *Env) {
+			e.Engine.API = &fakeEngine{regErr: errors.New("lookup registry-1.docker.io: no such host")}
+		}, Warn, "could not ask the registry about 2 of 2", "--registry"},
+
+		{"no proxy", checkProxy, nil, Pass, "no HTTP proxy", ""},
+		{"proxy without NO_PROXY", checkProxy, func(e *Env) {
+			e.Getenv = func(k string) string {
+				if k == "https_proxy" {
+					return "http://user:secret@proxy.corp:3128"
+				}
+				return ""
+			}
+		}, Warn, "http://***@proxy.corp:3128", "NO_PROXY=localhost,127.0.0.1"},
+		{"proxy with NO_PROXY", checkProxy, func(e *Env) {
+			e.Getenv = func(k string) string {
+				return map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "localhost,127.0.0.1,.corp"}[k]
+			}
+		}, Pass, "localhost exempt", ""},
+
+		{"engine down reported", checkEngine, func(e *Env) {
+			e.Engine = nil
+			e.EngineDown = &Result{Status: Fail, Message: "the Docker daemon is not running", Fix: "start Docker"}
+		}, Fail, "not running", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := tt.check(context.Background(), testEnv(tt.mutate))
+			if r.Status != tt.want {
+				t.Errorf("status %s, want %s: %s", r.Status, tt.want, r.Message)
+			}
+			if !strings.Contains(r.Message, tt.msgHas) {
+				t.Errorf("message %q lacks %q", r.Message, tt.msgHas)
+			}
+			if !strings.Contains(r.Fix, tt.fixHas) {
+				t.Errorf("fix %q lacks %q", r.Fix, tt.fixHas)
+			}
+			if (r.Status == Fail || r.Status == Warn) && r.Fix == "" {
+				t.Errorf("a %s without a fix", r.Status)
+			}
+		})
+	}
+}
+
+func TestRunSkipsAndLabels(t *testing.T) {
+	t.Parallel()
+	res := Run(context.Background(), testEnv(nil), Prerequisites(), map[string]bool{IDPorts: true})
+	if len(res) != len(Prerequisites()) {
+		t.Fatalf("got %d results", len(res))
+	}
+	for _, r := range res {
+		if r.ID == "" || r.Title == "" {
+			t.Errorf("result without ID or title: %+v", r)
+		}
+		if r.ID == IDPorts && (r.Status != Skip || !strings.Contains(r.Message, "--skip-check ports")) {
+			t.Errorf("skipped check: %+v", r)
+		}
+	}
+}
+
+func TestPortOwnerFromProc(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, ok := PortOwner(l.Addr().(*net.TCPAddr).Port)
+	if !ok {
+		t.Skip("this system does not expose /proc sockets")
+	}
+	if p.PID == 0 || p.Name == "" {
+		t.Errorf("owner %+v", p)
+	}
+}
