@@ -19,6 +19,7 @@ func (a *App) installCmd() *cli.Command {
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "take the defaults for every question not answered by a flag", EnvVars: []string{"DATAECO_YES"}},
 		&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready (default: per service, 2-10m)", EnvVars: []string{"DATAECO_TIMEOUT"}},
 		skipCheckFlag(),
+		keepOnFailureFlag(),
 	}
 	flags = append(flags, settingFlags()...)
 	return &cli.Command{
@@ -88,6 +89,14 @@ func (a *App) runInstall(c *cli.Context) error {
 	if err := a.runPrerequisites(ctx, docker, ans, project, c.StringSlice("skip-check")); err != nil {
 		return err
 	}
+	if err := prepareDir(dir); err != nil {
+		return err
+	}
+	release, err := lockInstall(dir, "install")
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := writeInstall(dir, ans, secrets, rendered); err != nil {
 		return err
 	}
@@ -98,7 +107,7 @@ func (a *App) runInstall(c *cli.Context) error {
 		return err
 	}
 	ph := &phase{name: "pulling images"}
-	if err := a.installStack(ctx, stack, project, c.Duration("timeout"), ph); err != nil {
+	if err := a.installStack(ctx, stack, project, c.Duration("timeout"), c.Bool("keep-on-failure"), ph); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w while %s; run `dataeco install` again to continue", errInterrupted, ph.name)
 		}
@@ -107,7 +116,7 @@ func (a *App) runInstall(c *cli.Context) error {
 	return a.printSummary(ctx, stack, ans, dir, time.Since(started))
 }
 
-func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Project, timeout time.Duration, ph *phase) error {
+func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Project, timeout time.Duration, keep bool, ph *phase) error {
 	fmt.Fprintln(a.Streams.ErrOut, "Pulling images (only those not present yet)")
 	if err := stack.Pull(ctx, project); err != nil {
 		return err
@@ -120,10 +129,33 @@ func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Pro
 	}
 	if f, ok := asServiceFailure(err); ok {
 		a.printFailure(f)
-		return &Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason),
-			Hint: fmt.Sprintf("see `dataeco logs %s`; fix and run `dataeco install` again, or `dataeco down` to stop everything", f.Service)}
+		return a.afterFailure(stack, project, keep, f.Service,
+			&Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)})
 	}
 	return err
+}
+
+// afterFailure stops the stack (a crash-looping service would otherwise burn CPU forever and
+// its dependents wait on it), unless --keep-on-failure asked to leave it for inspection. The
+// hint says how to look, retry or clean up either way. Data volumes are kept.
+func (a *App) afterFailure(stack *Stack, project *types.Project, keep bool, service string, e *Error) error {
+	if keep {
+		e.Hint = fmt.Sprintf("left running for inspection (--keep-on-failure): `dataeco logs %s`, `dataeco doctor`; then `dataeco install` retries or `dataeco down` cleans up", service)
+		return e
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := stack.Stop(ctx, project); err != nil {
+		fmt.Fprintf(a.Streams.ErrOut, "could not stop the stack after the failure: %v\n", err)
+	}
+	e.Hint = fmt.Sprintf("the stack is stopped, data kept; `dataeco logs %s` shows more; fix and run `dataeco install` to retry, "+
+		"`dataeco install --keep-on-failure` to leave a failure running for inspection, or `dataeco down` to clean up", service)
+	return e
+}
+
+// keepOnFailureFlag leaves a failed stack running so the user can look at it.
+func keepOnFailureFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "keep-on-failure", Usage: "leave the stack running when a service fails, for inspection (default: stop it, keeping data)", EnvVars: []string{"DATAECO_KEEP_ON_FAILURE"}}
 }
 
 // printFailure shows what is known about a failed service, on stderr, before the error.

@@ -19,6 +19,29 @@ func (a *App) openStack(c *cli.Context) (*installed, *Stack, *types.Project, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return a.openInstalled(c, inst)
+}
+
+// openStackLocked is openStack for commands that change the install: they hold its lock
+// until the command ends.
+func (a *App) openStackLocked(c *cli.Context) (*installed, *Stack, *types.Project, func(), error) {
+	inst, err := a.loadInstalled(c)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	release, err := lockInstall(inst.Dir, c.Command.Name)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	i, s, p, err := a.openInstalled(c, inst)
+	if err != nil {
+		release()
+		return nil, nil, nil, nil, err
+	}
+	return i, s, p, release, nil
+}
+
+func (a *App) openInstalled(c *cli.Context, inst *installed) (*installed, *Stack, *types.Project, error) {
 	project, err := LoadProject(c.Context, inst.Answers.Project, inst.Dir, inst.Compose, inst.Secrets)
 	if err != nil {
 		return nil, nil, nil, err
@@ -41,12 +64,13 @@ func (a *App) startCmd() *cli.Command {
 		Usage: "start a stopped install and wait until it is healthy",
 		Flags: []cli.Flag{dirFlag(),
 			&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready", EnvVars: []string{"DATAECO_TIMEOUT"}},
-			skipCheckFlag()},
+			skipCheckFlag(), keepOnFailureFlag()},
 		Action: func(c *cli.Context) error {
-			inst, stack, project, err := a.openStack(c)
+			inst, stack, project, release, err := a.openStackLocked(c)
 			if err != nil {
 				return err
 			}
+			defer release()
 			defer stack.Docker.Close()
 			if err := a.runPrerequisites(c.Context, stack.Docker, inst.Answers, project, c.StringSlice("skip-check")); err != nil {
 				return err
@@ -54,8 +78,8 @@ func (a *App) startCmd() *cli.Command {
 			if err := stack.Up(c.Context, project, c.Duration("timeout")); err != nil {
 				if f, ok := asServiceFailure(err); ok {
 					a.printFailure(f)
-					return &Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason),
-						Hint: fmt.Sprintf("see `dataeco logs %s`, or run `dataeco doctor`", f.Service)}
+					return a.afterFailure(stack, project, c.Bool("keep-on-failure"), f.Service,
+						&Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)})
 				}
 				return err
 			}
@@ -72,10 +96,11 @@ func (a *App) stopCmd() *cli.Command {
 		Usage: "stop every container; containers and data are kept (`dataeco start` resumes)",
 		Flags: []cli.Flag{dirFlag()},
 		Action: func(c *cli.Context) error {
-			_, stack, project, err := a.openStack(c)
+			_, stack, project, release, err := a.openStackLocked(c)
 			if err != nil {
 				return err
 			}
+			defer release()
 			defer stack.Docker.Close()
 			if err := stack.Stop(c.Context, project); err != nil {
 				return WithHint(fmt.Errorf("stopping: %w", err), "run `dataeco status` to see what is still running")
@@ -92,10 +117,11 @@ func (a *App) downCmd() *cli.Command {
 		Usage: "remove containers and networks, keeping volumes (data) and the install dir",
 		Flags: []cli.Flag{dirFlag()},
 		Action: func(c *cli.Context) error {
-			_, stack, project, err := a.openStack(c)
+			_, stack, project, release, err := a.openStackLocked(c)
 			if err != nil {
 				return err
 			}
+			defer release()
 			defer stack.Docker.Close()
 			if err := stack.Down(c.Context, project, false); err != nil {
 				return WithHint(fmt.Errorf("removing containers: %w", err), "run `dataeco status` to see what is left")
@@ -135,10 +161,11 @@ func (a *App) uninstallCmd() *cli.Command {
 					return nil
 				}
 			}
-			inst, stack, project, err := a.openStack(c)
+			inst, stack, project, release, err := a.openStackLocked(c)
 			if err != nil {
 				return err
 			}
+			defer release()
 			defer stack.Docker.Close()
 			if err := stack.Down(c.Context, project, purge); err != nil {
 				return WithHint(fmt.Errorf("removing the stack: %w", err), "run `dataeco status` to see what is left, then try again")

@@ -24,16 +24,17 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 		want       []string
 		doctor     []string
 		doctorCode int
+		keep       bool
 	}{
 		{"never healthy", map[string]string{"STANDIN_UNHEALTHY": "1"}, "25s",
 			[]string{"zookeeper was not ready within 25s", "last healthcheck: exit 1", "log lines:"},
-			[]string{"[!] Containers", "healthcheck has failed", "last healthcheck: exit 1"}, 0},
+			[]string{"[!] Containers", "healthcheck has failed", "last healthcheck: exit 1"}, 0, true},
 		{"out of memory", map[string]string{"STANDIN_EAT_MEMORY": "1"}, "2m",
 			[]string{"zookeeper was killed for running out of memory (mem_limit 512m)", "OOM-killed true"},
-			[]string{"[x] Containers: zookeeper: it was killed for running out of memory"}, ExitFailure},
+			[]string{"[x] Containers: zookeeper: it was killed for running out of memory"}, ExitFailure, true},
 		{"restart loop", map[string]string{"STANDIN_EXIT_CODE": "3"}, "2m",
 			[]string{"zookeeper is restart-looping", "last exit code 3", "keeps crashing"},
-			[]string{"[x] Containers: zookeeper: it keeps crashing"}, ExitFailure},
+			[]string{"[x] Containers: zookeeper: it keeps crashing"}, ExitFailure, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +49,9 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 			defer cancel()
 			args := []string{"install", "--yes", "--dir", dir, "--project", project, "--components", "kafka",
 				"--registry", registry + "/" + prefix, "--timeout", tt.timeout}
+			if tt.keep {
+				args = append(args, "--keep-on-failure")
+			}
 			for j, p := range PortSpecs() {
 				args = append(args, "--"+p.Flag, fmt.Sprint(41000+10*i+j))
 			}
@@ -61,8 +65,17 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 					t.Errorf("stderr lacks %q", w)
 				}
 			}
-			if !strings.Contains(r.stderr, "hint: see `dataeco logs zookeeper`") {
-				t.Errorf("no hint naming the next command")
+			wantHint := "hint: the stack is stopped, data kept; `dataeco logs zookeeper`"
+			if tt.keep {
+				wantHint = "hint: left running for inspection (--keep-on-failure): `dataeco logs zookeeper`"
+			}
+			if !strings.Contains(r.stderr, wantHint) {
+				t.Errorf("no hint %q", wantHint)
+			}
+			for name, f := range projectContainers(t, c, project) {
+				if running := f.State == "running" || f.State == "restarting"; running != (tt.keep && name == "zookeeper") {
+					t.Errorf("after the failure %s is %s (keep-on-failure %v)", name, f.State, tt.keep)
+				}
 			}
 			t.Logf("failed after %s", time.Since(start).Round(time.Second))
 
