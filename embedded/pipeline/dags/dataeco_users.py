@@ -8,6 +8,8 @@ Configuration, read from the environment each time a batch runs:
 ``DATAECO_KAFKA_BOOTSTRAP``
     Kafka bootstrap servers. Default ``broker:29092``, the broker's listener inside the
     compose network.
+``DATAECO_KAFKA_TIMEOUT``
+    Seconds a batch may take to be acknowledged before the task fails. Default ``30``.
 ``DATAECO_USERS_TOPIC``
     Topic to produce to. Default ``users_created``.
 ``DATAECO_USERS_PER_RUN``
@@ -86,6 +88,17 @@ def topic() -> str:
 
 def schedule() -> str:
     return _env("DATAECO_USERS_SCHEDULE", DEFAULT_SCHEDULE)
+
+
+def kafka_timeout() -> float:
+    raw = _env("DATAECO_KAFKA_TIMEOUT", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"DATAECO_KAFKA_TIMEOUT={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"DATAECO_KAFKA_TIMEOUT={raw!r} must be positive")
+    return value
 
 
 def users_per_run() -> int:
@@ -273,7 +286,7 @@ def run() -> int:
     """One batch with the environment's settings; what the DAG's task calls."""
     rng = random.Random(seed()) if seed() is not None else None
     records = make_records(users_per_run(), source(), rng)
-    return produce(records, bootstrap(), topic())
+    return produce(records, bootstrap(), topic(), timeout=kafka_timeout())
 
 
 if __name__ == "__main__":

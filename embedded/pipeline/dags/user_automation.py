@@ -9,10 +9,18 @@ The first stage of the dataeco pipeline. Each run produces DATAECO_USERS_PER_RUN
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 
 from airflow.sdk import dag, task
 
-import dataeco_users
+# The helper sits beside this file. Airflow puts the dags folder on sys.path only in some of
+# the processes that parse DAGs (and not at all for a bundle stored elsewhere), so say it here.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import dataeco_users  # noqa: E402
 
 
 @dag(
