@@ -41,10 +41,6 @@ func (a *App) runInstall(c *cli.Context) error {
 	ctx := c.Context
 	started := time.Now()
 	// Everything the user typed is checked before Docker is asked anything or a file written.
-	o, err := readOverrides(c)
-	if err != nil {
-		return err
-	}
 	dir, err := a.installDir(c)
 	if err != nil {
 		return err
@@ -53,6 +49,10 @@ func (a *App) runInstall(c *cli.Context) error {
 		return err
 	}
 	saved, err := LoadAnswers(dir)
+	if err != nil {
+		return err
+	}
+	o, err := readOverrides(c, saved)
 	if err != nil {
 		return err
 	}

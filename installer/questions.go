@@ -141,10 +141,18 @@ func settingFlags() []cli.Flag {
 // overrides are answers given on this run by flag or environment, already validated.
 type overrides map[string]string
 
-// readOverrides validates every given value before anything else happens.
-func readOverrides(c *cli.Context) (overrides, error) {
+// readOverrides validates every given value before anything else happens, alone and
+// together with the saved answers (two services on one port, a heap below the minimum).
+func readOverrides(c *cli.Context, saved *Answers) (overrides, error) {
 	o := overrides{}
 	probe := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	if saved != nil {
+		probe = *saved
+		probe.Ports = map[string]int{}
+		for k, v := range saved.Ports {
+			probe.Ports[k] = v
+		}
+	}
 	for _, s := range settings() {
 		if !c.IsSet(s.Flag) {
 			continue
@@ -154,6 +162,9 @@ func readOverrides(c *cli.Context) (overrides, error) {
 			return nil, UsageError("--"+s.Flag, s.Example, "%v", err)
 		}
 		o[s.Flag] = v
+	}
+	if err := probe.Validate(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
