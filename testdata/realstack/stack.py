@@ -5,7 +5,7 @@
     stack.py stop     stops what start launched (by the PIDs it recorded)
     stack.py status   which servers run, and the env file
 
-The jars come from setup.sh (cache/kafka-lib, cache/cassandra-lib). Everything a run leaves
+The jars come from setup.sh ($REALSTACK_CACHE/kafka-lib and cassandra-lib). Everything a run leaves
 behind (configs, data, logs, PIDs) is under run/, which stop keeps for post-mortems and the
 next start wipes.
 """
@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / "cache"
+CACHE = Path(os.environ.get("REALSTACK_CACHE", Path.home() / ".cache" / "dataeco-realstack"))
 RUN = HERE / "run"
 ENV_FILE = RUN / "env"
 
