@@ -266,9 +266,10 @@ func serviceStatuses(ctx context.Context, stack *Stack, project *types.Project) 
 
 func (a *App) logsCmd() *cli.Command {
 	return &cli.Command{
-		Name:      "logs",
-		Usage:     "show service logs",
-		ArgsUsage: "[SERVICE...]",
+		Name:         "logs",
+		Usage:        "show service logs",
+		ArgsUsage:    "[SERVICE...]",
+		BashComplete: a.completeServices,
 		Flags: []cli.Flag{dirFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep streaming new lines"},
 			&cli.StringFlag{Name: "tail", Value: "100", Usage: "lines from the end of each log, or all"},

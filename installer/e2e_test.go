@@ -140,12 +140,27 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = runCLI(t, ctx, "config", "--dir", dir)
-	mustSucceed(t, r, "config")
-	for _, v := range secrets.Values() {
-		if strings.Contains(r.stdout, v) {
-			t.Errorf("config prints a secret")
+	// No generated secret appears in anything dataeco prints, except where asked for.
+	installOut := r.stdout + r.stderr
+	printed := map[string]string{"install": installOut}
+	for _, cmd := range [][]string{{"config"}, {"status"}, {"status", "--json"}, {"logs", "--tail", "all"}, {"doctor"}} {
+		r = runCLI(t, ctx, append(cmd, "--dir", dir)...)
+		printed[strings.Join(cmd, " ")] = r.stdout + r.stderr
+	}
+	for what, out := range printed {
+		for _, v := range secrets.Values() {
+			if strings.Contains(out, v) {
+				t.Errorf("%s prints a generated secret", what)
+			}
 		}
+	}
+	r = runCLI(t, ctx, "config", "--show-secrets", "--dir", dir)
+	if !strings.Contains(r.stdout, secrets[keyPostgresPassword]) {
+		t.Errorf("config --show-secrets does not fill in the secrets")
+	}
+	r = runCLI(t, ctx, "credentials", "--json", "--dir", dir)
+	if !strings.Contains(r.stdout, secrets[keyCassandraPassword]) {
+		t.Errorf("credentials does not print the Cassandra password")
 	}
 
 	// Cassandra runs with authentication on: the generated user works, the default does not.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -667,7 +668,8 @@ func (e *cqlEngine) serveConn(c net.Conn) {
 			if !res.OK {
 				status = res.Class + ": " + res.Message
 			}
-			logf("%s@%s: %s -> %s", sess.user, c.RemoteAddr(), req.Stmt, status)
+			// Like the real server (no audit log by default), never echo a password.
+			logf("%s@%s: %s -> %s", sess.user, c.RemoteAddr(), redactPasswords(req.Stmt), status)
 			enc.Encode(res)
 		case "ping":
 			enc.Encode(cqlResult{OK: true})
@@ -676,4 +678,11 @@ func (e *cqlEngine) serveConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+var passwordLiteral = regexp.MustCompile(`(?i)(PASSWORD\s*=\s*)'[^']*'`)
+
+// redactPasswords hides the password literals of CREATE/ALTER ROLE statements.
+func redactPasswords(stmt string) string {
+	return passwordLiteral.ReplaceAllString(stmt, "$1'***'")
 }
