@@ -53,7 +53,7 @@ for server in kafka cassandra; do
   if ! fresh "$server-lib" "$h"; then
     say "resolving the $server jars"
     rm -rf "$cache/$server-lib"
-    mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$cache/$server-lib"
     stamp "$server-lib" "$h"
   fi

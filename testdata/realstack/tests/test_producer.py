@@ -125,3 +125,41 @@ def test_defaults_match_the_stack(monkeypatch):
     assert dataeco_users.users_per_run() == 5
     assert dataeco_users.schedule() == "* * * * *"
     assert dataeco_users.source() == "builtin"
+
+
+def test_randomuser_source_reads_the_api_shape(monkeypatch):
+    # No internet here: a local server answers in randomuser.me's format, built from what the
+    # generator makes (which mirrors that format), with a numeric postcode as the API sends.
+    import http.server
+    import threading
+
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            count = int(self.path.rsplit("results=", 1)[1])
+            results = dataeco_users.builtin_users(count, random.Random(3))
+            results[0]["location"]["postcode"] = 90210
+            body = json.dumps({"results": results, "info": {"results": count}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("DATAECO_RANDOMUSER_URL", f"http://127.0.0.1:{server.server_port}/api/")
+        monkeypatch.setenv("DATAECO_USERS_SOURCE", "randomuser")
+        records = dataeco_users.make_records(3, dataeco_users.source())
+    finally:
+        server.shutdown()
+    assert asked == ["/api/?results=3"]
+    assert len(records) == 3
+    assert records[0]["post_code"] == "90210"
+    for record in records:
+        assert_well_formed(record)
