@@ -14,8 +14,8 @@ import sys
 
 from airflow.sdk import dag, task
 
-# The helper sits beside this file. Airflow puts the dags folder on sys.path only in some of
-# the processes that parse DAGs (and not at all for a bundle stored elsewhere), so say it here.
+# The helper sits beside this file. Airflow only puts its configured dags_folder on sys.path;
+# read from anywhere else (another bundle, a DagBag given a path) the import would fail.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
