@@ -22,6 +22,8 @@ type Result struct {
 	Message string            `json:"message"`
 	Fix     string            `json:"fix,omitempty"`
 	Details map[string]string `json:"details,omitempty"`
+	// DurationMS is how long the check took.
+	DurationMS int64 `json:"duration_ms"`
 	// Diagnoses are the containers a stack check found unwell.
 	Diagnoses []*Diagnosis `json:"containers,omitempty"`
 }

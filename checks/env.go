@@ -77,6 +77,8 @@ type Env struct {
 	Plan Plan
 	// Stack is the installed stack, nil when nothing is installed.
 	Stack *Stack
+	// Smoke says where the installed stack answers, for the smoke checks.
+	Smoke *SmokeTarget
 
 	Listen     func(network, addr string) (net.Listener, error)
 	PortOwner  func(port int) (Proc, bool)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -55,7 +56,9 @@ func Run(ctx context.Context, env *Env, list []Check, skip map[string]bool) []Re
 		if skip[c.ID] {
 			r = Result{Status: Skip, Message: "skipped by --skip-check " + c.ID}
 		} else {
+			start := time.Now()
 			r = c.Run(ctx, env)
+			r.DurationMS = time.Since(start).Milliseconds()
 		}
 		r.ID, r.Title = c.ID, c.Title
 		out = append(out, r)

@@ -212,3 +212,33 @@ func TestSecretsGeneratedOnceAndPrivate(t *testing.T) {
 		t.Errorf("world-readable .env accepted: %v", err)
 	}
 }
+
+func TestWriteInstallPutsThePipelineWhereComposeMountsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := testAnswers(nil)
+	b, err := RenderCompose(a, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "dags", "my_dag.py")
+	os.MkdirAll(filepath.Dir(mine), 0o755)
+	os.WriteFile(mine, []byte("# the user's own"), 0o644)
+	if err := writeInstall(dir, a, testSecrets(), b); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"dags/user_automation.py", "dags/dataeco_users.py", "pipeline/spark/stream_users.py", "pipeline/cql/schema.cql"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v %v", f, err, st)
+		}
+	}
+	if got, _ := os.ReadFile(mine); string(got) != "# the user's own" {
+		t.Error("the user's own DAG was touched")
+	}
+	for _, mount := range []string{"./dags:/opt/airflow/dags", "./pipeline/spark:/opt/dataeco/spark:ro", "./pipeline/cql:/opt/dataeco/cql:ro"} {
+		if !strings.Contains(string(b), mount) {
+			t.Errorf("compose file lacks the mount %s", mount)
+		}
+	}
+}

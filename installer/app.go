@@ -95,6 +95,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 			a.configCmd(),
 			a.credentialsCmd(),
 			a.doctorCmd(),
+			a.smokeCmd(),
 			a.completionCmd(),
 			a.versionCmd(),
 		},

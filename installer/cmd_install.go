@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/dataeco/dataeco/embedded"
+	"github.com/dataeco/dataeco/embedded/pipeline"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,6 +23,8 @@ func (a *App) installCmd() *cli.Command {
 		&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready (default: per service, 2-10m)", EnvVars: []string{"DATAECO_TIMEOUT"}},
 		skipCheckFlag(),
 		keepOnFailureFlag(),
+		&cli.BoolFlag{Name: "no-smoke", Usage: "do not run the smoke checks at the end", EnvVars: []string{"DATAECO_NO_SMOKE"}},
+		pipelineTimeoutFlag(),
 	}
 	flags = append(flags, settingFlags()...)
 	return &cli.Command{
@@ -113,7 +118,16 @@ func (a *App) runInstall(c *cli.Context) error {
 		}
 		return err
 	}
-	return a.printSummary(ctx, stack, ans, dir, time.Since(started))
+	if err := a.printSummary(ctx, stack, ans, dir, time.Since(started)); err != nil {
+		return err
+	}
+	if c.Bool("no-smoke") {
+		return nil
+	}
+	fmt.Fprintln(a.Streams.ErrOut, "\nSmoke checks (skip with --no-smoke)")
+	results := a.runSmoke(ctx, ans, secrets, c.Duration("pipeline-timeout"))
+	writeSmokeTable(a.Streams.Out, results)
+	return smokeError(results)
 }
 
 func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Project, timeout time.Duration, keep bool, ph *phase) error {
@@ -215,7 +229,36 @@ func writeInstall(dir string, ans *Answers, secrets Secrets, rendered []byte) er
 	if err := writeFileAtomic(filepath.Join(dags, "README.md"), []byte(embedded.DagsReadme), 0o644); err != nil {
 		return err
 	}
-	return nil
+	return writePipeline(dir)
+}
+
+// writePipeline installs the pipeline's files where the compose file mounts them: the DAGs
+// beside the user's own in dags/, the Spark job and the CQL under pipeline/. Only dataeco's
+// files are replaced; anything else in those folders is the user's and stays.
+func writePipeline(dir string) error {
+	target := func(name string) string {
+		if strings.HasPrefix(name, "dags/") {
+			return filepath.Join(dir, filepath.FromSlash(name))
+		}
+		return filepath.Join(dir, "pipeline", filepath.FromSlash(name))
+	}
+	return fs.WalkDir(pipeline.Files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(name, "/") {
+			return err // top-level files (requirements) are rendered into the compose file
+		}
+		b, err := pipeline.Files.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		path := target(name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		}
+		if err := writeFileAtomic(path, b, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // endpoint is one thing the user can connect to.

@@ -48,7 +48,7 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			args := []string{"install", "--yes", "--dir", dir, "--project", project, "--components", "kafka",
-				"--registry", registry + "/" + prefix, "--timeout", tt.timeout}
+				"--registry", registry + "/" + prefix, "--timeout", tt.timeout, "--no-smoke"}
 			if tt.keep {
 				args = append(args, "--keep-on-failure")
 			}

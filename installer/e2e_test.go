@@ -21,7 +21,7 @@ import (
 // developer may run, under its own project name.
 func e2eInstallArgs(dir, project, registry string) []string {
 	args := []string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry,
-		"--spark-workers", "2", "--timeout", "3m"}
+		"--spark-workers", "2", "--timeout", "3m", "--no-smoke"}
 	for _, p := range PortSpecs() {
 		args = append(args, "--"+p.Flag, fmt.Sprint(p.Default+30000))
 	}
@@ -98,9 +98,9 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatalf("status --json is not JSON: %v\n%s", err, r.stdout)
 	}
-	want := []string{"zookeeper", "broker", "schema-registry", "control-center", "postgres", "airflow-init",
+	want := []string{"zookeeper", "broker", "kafka-init", "schema-registry", "control-center", "postgres", "airflow-init",
 		"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "spark-master", "spark-worker-1",
-		"spark-worker-2", "cassandra", "cassandra-init"}
+		"spark-worker-2", "cassandra", "cassandra-init", "spark-stream"}
 	got := map[string]ServiceStatus{}
 	for _, s := range st.Services {
 		got[s.Service] = s
@@ -116,6 +116,28 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 			}
 		case s.State != "running" || s.Health != "healthy":
 			t.Errorf("%s: state %s health %s, want running healthy", name, s.State, s.Health)
+		}
+	}
+
+	// The smoke checks that the stand-ins can answer for real: a Kafka round trip (the broker
+	// stand-in speaks the Kafka protocol), a schema stored and read back, the Control Center
+	// UI, and Spark's workers with the streaming job registered. CQL, Airflow's API and the
+	// pipeline itself are proven against the real software (testdata/realstack).
+	r = runCLI(t, ctx, "smoke", "--json", "--dir", dir)
+	var smoke struct {
+		Checks []struct {
+			ID, Status, Message string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &smoke); err != nil {
+		t.Fatalf("smoke --json: %v\n%s", err, r.stdout)
+	}
+	for _, c := range smoke.Checks {
+		switch c.ID {
+		case "smoke-kafka", "smoke-schema-registry", "smoke-control-center", "smoke-spark":
+			if c.Status != "pass" {
+				t.Errorf("%s: %s %s", c.ID, c.Status, c.Message)
+			}
 		}
 	}
 

@@ -3,9 +3,11 @@ package installer
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"text/template"
 
 	"github.com/dataeco/dataeco/embedded"
+	"github.com/dataeco/dataeco/embedded/pipeline"
 )
 
 // renderData is what the compose template sees. Everything derived (limits, worker names)
@@ -26,6 +28,11 @@ type renderData struct {
 	WorkerMemory     Size
 	Workers          []string
 	Limits           map[string]Size
+	// AirflowPip is the DAG's requirements, space-separated for _PIP_ADDITIONAL_REQUIREMENTS.
+	AirflowPip string
+	// The streaming job takes what one worker offers, leaving the rest of the cluster free.
+	ExecutorMemory Size
+	StreamCores    int
 }
 
 // MemoryLimits is each service's mem_limit for the given answers. The resource check uses
@@ -76,6 +83,9 @@ func RenderCompose(a *Answers, version string) ([]byte, error) {
 		WorkerMemory:     a.SparkWorkerMemory,
 		Workers:          WorkerNames(a.SparkWorkers),
 		Limits:           MemoryLimits(a),
+		AirflowPip:       airflowRequirements(),
+		ExecutorMemory:   max(256, a.SparkWorkerMemory/2),
+		StreamCores:      max(1, a.SparkWorkerCores/2),
 	}
 	funcs := template.FuncMap{
 		"image": func(ref string) string { return RewriteImage(a.Registry, ref) },
@@ -90,4 +100,19 @@ func RenderCompose(a *Answers, version string) ([]byte, error) {
 		return nil, fmt.Errorf("rendering the compose file: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// airflowRequirements reads the pipeline's requirements file into one line, comments dropped.
+func airflowRequirements() string {
+	b, err := pipeline.Files.ReadFile("requirements-airflow.txt")
+	if err != nil {
+		panic(err) // embedded at build time: a missing file is a build bug
+	}
+	var reqs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			reqs = append(reqs, line)
+		}
+	}
+	return strings.Join(reqs, " ")
 }

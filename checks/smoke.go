@@ -1,0 +1,434 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Smoke check IDs. Each proves a component works, not that a port is open.
+const (
+	IDSmokeKafka          = "smoke-kafka"
+	IDSmokeSchemaRegistry = "smoke-schema-registry"
+	IDSmokeCassandra      = "smoke-cassandra"
+	IDSmokeSpark          = "smoke-spark"
+	IDSmokeAirflow        = "smoke-airflow"
+	IDSmokeControlCenter  = "smoke-control-center"
+	IDSmokePipeline       = "smoke-pipeline"
+)
+
+// SmokeTarget is where the installed stack answers, from this machine, and what it should
+// look like. An empty address means the component is not installed: its check is a SKIP.
+type SmokeTarget struct {
+	Kafka             string // host:port of the host listener
+	SchemaRegistryURL string
+	ControlCenterURL  string
+	Cassandra         string // host:port
+	CassandraUser     string
+	CassandraPassword string
+	SparkMasterURL    string // the master's web UI, e.g. http://127.0.0.1:9090
+	SparkWorkers      int
+	SparkWorkerCores  int
+	SparkWorkerMemMiB int
+	SparkApp          string // the streaming job's application name; empty: not expected
+	AirflowURL        string
+	AirflowUser       string
+	AirflowPassword   string
+	Topic             string
+	Keyspace          string
+	Table             string
+	PipelineTimeout   time.Duration
+}
+
+// SmokeChecks are run at the end of install and by `dataeco smoke`.
+func SmokeChecks() []Check {
+	return []Check{
+		{IDSmokeKafka, "Kafka produces and consumes", smokeKafka},
+		{IDSmokeSchemaRegistry, "Schema Registry stores a schema", smokeSchemaRegistry},
+		{IDSmokeCassandra, "Cassandra answers CQL with the generated user", smokeCassandra},
+		{IDSmokeSpark, "Spark workers and the streaming job", smokeSpark},
+		{IDSmokeAirflow, "Airflow is healthy and has the DAG", smokeAirflow},
+		{IDSmokeControlCenter, "Control Center UI", smokeControlCenter},
+		{IDSmokePipeline, "A record goes from Kafka to Cassandra", smokePipeline},
+	}
+}
+
+// localHTTP never uses a proxy: these probes are for this machine's ports only.
+func localHTTP() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}}
+}
+
+func notInstalled(what string) Result {
+	return Result{Status: Skip, Message: what + " is not part of this install"}
+}
+
+func smokeMarker() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "dataeco-smoke-" + hex.EncodeToString(b)
+}
+
+func kafkaClient(addr string, opts ...kgo.Opt) (*kgo.Client, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.Dialer(d.DialContext),
+		kgo.RequestRetries(2), kgo.RetryTimeout(10 * time.Second)}, opts...)...)
+}
+
+func smokeKafka(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.Kafka == "" {
+		return notInstalled("Kafka")
+	}
+	fix := "see `dataeco logs broker` and `dataeco doctor --check containers`"
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	topic := smokeMarker()
+	cl, err := kafkaClient(t.Kafka, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return Result{Status: Fail, Message: err.Error(), Fix: fix}
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return Result{Status: Fail, Message: fmt.Sprintf("no metadata from %s: %v", t.Kafka, err), Fix: fix}
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		return Result{Status: Fail, Message: "creating a test topic: " + err.Error(), Fix: fix}
+	}
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer dcancel()
+		_, _ = adm.DeleteTopics(dctx, topic)
+	}()
+	want := []byte(topic)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: want}).FirstErr(); err != nil {
+		return Result{Status: Fail, Message: "producing: " + err.Error(), Fix: fix}
+	}
+	for ctx.Err() == nil {
+		fetches := cl.PollFetches(ctx)
+		for _, rec := range fetches.Records() {
+			if bytes.Equal(rec.Value, want) {
+				return Result{Status: Pass, Message: fmt.Sprintf("%d broker(s); a record went through a temporary topic and back", len(brokers))}
+			}
+		}
+	}
+	return Result{Status: Fail, Message: "the produced record was not consumed back within 45s", Fix: fix}
+}
+
+func smokeSchemaRegistry(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.SchemaRegistryURL == "" {
+		return notInstalled("Schema Registry")
+	}
+	fix := "see `dataeco logs schema-registry`; it needs a healthy broker"
+	subject := smokeMarker() + "-value"
+	schema := `{"type":"record","name":"Smoke","fields":[{"name":"id","type":"string"}]}`
+	body, _ := json.Marshal(map[string]string{"schema": schema})
+	var reg struct {
+		ID int `json:"id"`
+	}
+	base := strings.TrimSuffix(t.SchemaRegistryURL, "/") + "/subjects/" + subject
+	if err := doJSON(ctx, http.MethodPost, base+"/versions", "", body, &reg); err != nil {
+		return Result{Status: Fail, Message: "registering a schema: " + err.Error(), Fix: fix}
+	}
+	var got struct {
+		Schema string `json:"schema"`
+	}
+	getErr := doJSON(ctx, http.MethodGet, base+"/versions/latest", "", nil, &got)
+	_ = doJSON(ctx, http.MethodDelete, base, "", nil, nil)
+	_ = doJSON(ctx, http.MethodDelete, base+"?permanent=true", "", nil, nil)
+	if getErr != nil {
+		return Result{Status: Fail, Message: "reading the schema back: " + getErr.Error(), Fix: fix}
+	}
+	if !strings.Contains(got.Schema, `"Smoke"`) {
+		return Result{Status: Fail, Message: "the schema read back differs from the one registered", Fix: fix}
+	}
+	return Result{Status: Pass, Message: fmt.Sprintf("registered, read back and deleted schema id %d", reg.ID)}
+}
+
+func cassandraSession(t *SmokeTarget) (*gocql.Session, error) {
+	host, portStr, err := net.SplitHostPort(t.Cassandra)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(portStr)
+	cluster := gocql.NewCluster(host)
+	cluster.Port = port
+	cluster.Authenticator = gocql.PasswordAuthenticator{Username: t.CassandraUser, Password: t.CassandraPassword}
+	cluster.ConnectTimeout = 10 * time.Second
+	cluster.Timeout = 10 * time.Second
+	cluster.NumConns = 1
+	// The node announces its container address; from the host only the published port works.
+	cluster.AddressTranslator = gocql.AddressTranslatorFunc(func(net.IP, int) (net.IP, int) {
+		return net.ParseIP(host), port
+	})
+	cluster.Logger = gocql.NewLogger(gocql.LogLevelNone)
+	return cluster.CreateSession()
+}
+
+func smokeCassandra(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.Cassandra == "" {
+		return notInstalled("Cassandra")
+	}
+	s, err := cassandraSession(t)
+	if err != nil {
+		fix := "see `dataeco logs cassandra`; it can take a minute or two after start"
+		if strings.Contains(err.Error(), "Bad credentials") || strings.Contains(err.Error(), "authentication") {
+			fix = "the generated credentials do not work: see `dataeco logs cassandra-init` and `dataeco credentials`"
+		}
+		return Result{Status: Fail, Message: fmt.Sprintf("logging in as %s at %s: %v", t.CassandraUser, t.Cassandra, err), Fix: fix}
+	}
+	defer s.Close()
+	var version string
+	if err := s.Query("SELECT release_version FROM system.local").WithContext(ctx).Scan(&version); err != nil {
+		return Result{Status: Fail, Message: "querying system.local: " + err.Error(), Fix: "see `dataeco logs cassandra`"}
+	}
+	var table string
+	err = s.Query("SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?", t.Keyspace, t.Table).
+		WithContext(ctx).Scan(&table)
+	if err != nil {
+		return Result{Status: Fail, Message: fmt.Sprintf("Cassandra %s answers, but %s.%s is missing (%v)", version, t.Keyspace, t.Table, err),
+			Fix: "the schema is created by cassandra-init: see `dataeco logs cassandra-init`, then `dataeco install`"}
+	}
+	return Result{Status: Pass, Message: fmt.Sprintf("Cassandra %s, logged in as %s, %s.%s present", version, t.CassandraUser, t.Keyspace, t.Table)}
+}
+
+// sparkMaster is the part of the master's /json/ the check reads.
+type sparkMaster struct {
+	Status  string `json:"status"`
+	Workers []struct {
+		ID     string `json:"id"`
+		State  string `json:"state"`
+		Cores  int    `json:"cores"`
+		Memory int    `json:"memory"`
+	} `json:"workers"`
+	ActiveApps []struct {
+		Name  string `json:"name"`
+		State string `json:"state"`
+	} `json:"activeapps"`
+}
+
+func smokeSpark(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.SparkMasterURL == "" {
+		return notInstalled("Spark")
+	}
+	var m sparkMaster
+	if err := doJSON(ctx, http.MethodGet, strings.TrimSuffix(t.SparkMasterURL, "/")+"/json/", "", nil, &m); err != nil {
+		return Result{Status: Fail, Message: "reading the master's status: " + err.Error(), Fix: "see `dataeco logs spark-master`"}
+	}
+	alive := 0
+	var wrong []string
+	for _, w := range m.Workers {
+		if w.State != "ALIVE" {
+			continue
+		}
+		alive++
+		if t.SparkWorkerCores > 0 && w.Cores != t.SparkWorkerCores || t.SparkWorkerMemMiB > 0 && w.Memory != t.SparkWorkerMemMiB {
+			wrong = append(wrong, fmt.Sprintf("%s offers %d cores/%d MiB", w.ID, w.Cores, w.Memory))
+		}
+	}
+	switch {
+	case m.Status != "ALIVE":
+		return Result{Status: Fail, Message: "the master is " + m.Status, Fix: "see `dataeco logs spark-master`"}
+	case alive < t.SparkWorkers:
+		return Result{Status: Fail, Message: fmt.Sprintf("%d of %d workers are ALIVE", alive, t.SparkWorkers), Fix: "see `dataeco logs spark-worker-1`"}
+	case len(wrong) > 0:
+		return Result{Status: Fail, Message: fmt.Sprintf("workers do not offer %d cores and %d MiB: %s", t.SparkWorkerCores, t.SparkWorkerMemMiB, strings.Join(wrong, "; ")),
+			Fix: "run `dataeco install` to apply the answers"}
+	}
+	if t.SparkApp != "" {
+		running := false
+		for _, a := range m.ActiveApps {
+			if a.Name == t.SparkApp && a.State == "RUNNING" {
+				running = true
+			}
+		}
+		if !running {
+			return Result{Status: Fail, Message: fmt.Sprintf("%d workers ALIVE, but the streaming job %s is not RUNNING", alive, t.SparkApp),
+				Fix: "see `dataeco logs spark-stream`"}
+		}
+		return Result{Status: Pass, Message: fmt.Sprintf("%d workers ALIVE with %d cores and %d MiB each; %s RUNNING", alive, t.SparkWorkerCores, t.SparkWorkerMemMiB, t.SparkApp)}
+	}
+	return Result{Status: Pass, Message: fmt.Sprintf("%d workers ALIVE with %d cores and %d MiB each", alive, t.SparkWorkerCores, t.SparkWorkerMemMiB)}
+}
+
+func smokeAirflow(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.AirflowURL == "" {
+		return notInstalled("Airflow")
+	}
+	base := strings.TrimSuffix(t.AirflowURL, "/")
+	var health map[string]struct {
+		Status *string `json:"status"`
+	}
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/monitor/health", "", nil, &health); err != nil {
+		return Result{Status: Fail, Message: "health endpoint: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
+	}
+	var sick []string
+	for _, comp := range []string{"metadatabase", "scheduler", "dag_processor"} {
+		if h, ok := health[comp]; !ok || h.Status == nil || *h.Status != "healthy" {
+			sick = append(sick, comp)
+		}
+	}
+	if len(sick) > 0 {
+		return Result{Status: Fail, Message: "not healthy: " + strings.Join(sick, ", "), Fix: "see `dataeco logs airflow-scheduler airflow-dag-processor`"}
+	}
+	body, _ := json.Marshal(map[string]string{"username": t.AirflowUser, "password": t.AirflowPassword})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := doJSON(ctx, http.MethodPost, base+"/auth/token", "", body, &tok); err != nil || tok.AccessToken == "" {
+		return Result{Status: Fail, Message: fmt.Sprintf("logging in as %s: %v", t.AirflowUser, err), Fix: "see `dataeco credentials` and `dataeco logs airflow-init`"}
+	}
+	var dag struct {
+		DagID string `json:"dag_id"`
+	}
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/dags/user_automation", tok.AccessToken, nil, &dag); err != nil {
+		return Result{Status: Fail, Message: "user_automation is not registered: " + err.Error(), Fix: "see `dataeco logs airflow-dag-processor`"}
+	}
+	var importErrors struct {
+		ImportErrors []struct {
+			Filename   string `json:"filename"`
+			StackTrace string `json:"stack_trace"`
+		} `json:"import_errors"`
+	}
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/importErrors", tok.AccessToken, nil, &importErrors); err != nil {
+		return Result{Status: Fail, Message: "listing import errors: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
+	}
+	for _, ie := range importErrors.ImportErrors {
+		if strings.Contains(ie.Filename, "user_automation") || strings.Contains(ie.Filename, "dataeco_users") {
+			return Result{Status: Fail, Message: "import error in " + ie.Filename + ": " + firstLineOf(ie.StackTrace), Fix: "see `dataeco logs airflow-dag-processor`"}
+		}
+	}
+	return Result{Status: Pass, Message: "metadatabase, scheduler and dag processor healthy; user_automation registered without import errors"}
+}
+
+func smokeControlCenter(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.ControlCenterURL == "" {
+		return notInstalled("Control Center")
+	}
+	if err := doJSON(ctx, http.MethodGet, t.ControlCenterURL, "", nil, nil); err != nil {
+		return Result{Status: Fail, Message: "the UI does not answer: " + err.Error(), Fix: "see `dataeco logs control-center`"}
+	}
+	return Result{Status: Pass, Message: "the UI answers at " + t.ControlCenterURL}
+}
+
+// smokePipeline puts a marked user on the topic and waits for Spark to write it to Cassandra.
+func smokePipeline(ctx context.Context, env *Env) Result {
+	t := env.Smoke
+	if t == nil || t.Kafka == "" || t.Cassandra == "" || t.SparkApp == "" {
+		return notInstalled("The Kafka → Spark → Cassandra pipeline")
+	}
+	id := newUUID()
+	marker := smokeMarker()
+	rec, _ := json.Marshal(map[string]string{"id": id, "first_name": marker, "last_name": "smoke", "gender": "n/a",
+		"address": "n/a", "post_code": "n/a", "email": marker + "@example.invalid", "username": marker, "dob": "2000-01-01",
+		"registered_date": time.Now().UTC().Format(time.RFC3339), "phone": "n/a", "picture": ""})
+	cl, err := kafkaClient(t.Kafka)
+	if err != nil {
+		return Result{Status: Fail, Message: "not produced: " + err.Error(), Fix: "see `dataeco logs broker`"}
+	}
+	defer cl.Close()
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = cl.ProduceSync(pctx, &kgo.Record{Topic: t.Topic, Value: rec}).FirstErr()
+	cancel()
+	if err != nil {
+		return Result{Status: Fail, Message: fmt.Sprintf("not produced: %s did not take the record: %v", t.Topic, err), Fix: "see `dataeco logs broker kafka-init`"}
+	}
+	s, err := cassandraSession(t)
+	if err != nil {
+		return Result{Status: Fail, Message: "produced, but Cassandra cannot be read: " + err.Error(), Fix: "see `dataeco logs cassandra`"}
+	}
+	defer s.Close()
+	uid, _ := gocql.ParseUUID(id)
+	q := fmt.Sprintf("SELECT first_name FROM %s.%s WHERE id = ?", t.Keyspace, t.Table)
+	deadline := time.Now().Add(t.PipelineTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var name string
+		if err := s.Query(q, uid).WithContext(ctx).Scan(&name); err == nil && name == marker {
+			latency := time.Since(start)
+			_ = s.Query(fmt.Sprintf("DELETE FROM %s.%s WHERE id = ?", t.Keyspace, t.Table), uid).WithContext(context.WithoutCancel(ctx)).Exec()
+			return Result{Status: Pass, Message: fmt.Sprintf("a marked user reached %s.%s in %s (then removed)", t.Keyspace, t.Table, latency.Round(100*time.Millisecond)),
+				Details: map[string]string{"latency_ms": strconv.FormatInt(latency.Milliseconds(), 10)}}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	// Which hop broke: the job not running means nothing consumed the record.
+	hop := "not written: the streaming job runs but the row did not arrive"
+	fix := "see `dataeco logs spark-stream` (connector or Cassandra write errors)"
+	if r := smokeSpark(ctx, env); r.Status == Fail {
+		hop, fix = "not consumed: "+r.Message, "see `dataeco logs spark-stream spark-master`"
+	}
+	return Result{Status: Fail, Message: fmt.Sprintf("produced to %s, but no row in %s.%s after %s; %s", t.Topic, t.Keyspace, t.Table, t.PipelineTimeout, hop), Fix: fix}
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// doJSON makes one request to the local stack, decoding a JSON answer into out when given.
+func doJSON(ctx context.Context, method, url, bearer string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := localHTTP().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: HTTP %d %s", method, url, resp.StatusCode, firstLineOf(string(b)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s: unexpected answer: %w", url, err)
+		}
+	}
+	return nil
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Side-by-side performance figures for docs/performance.md, on this machine's Docker engine with
+# the stand-in stack (testdata/standin). It prints figures; it asserts nothing.
+#
+#   testdata/bench/bench.sh            # 3 rounds
+#   BENCH_ROUNDS=5 testdata/bench/bench.sh
+#
+# Measured, in one run:
+#  - time to a healthy stack: `dataeco install --yes` against `docker compose up -d --wait` on
+#    the same rendered file, with the compose CLI built from the same Compose module (v5.6.0);
+#    alternating which goes first, volumes removed between rounds, images already present;
+#  - a no-op re-run of `dataeco install` on a healthy stack (smoke checks excluded);
+#  - `dataeco status`, `dataeco --help` start-up, and the stripped binary size.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS="${BENCH_ROUNDS:-3}"
+work="$(mktemp -d /tmp/dataeco-bench.XXXXXX)"
+reg_pid=""
+cleanup() {
+  local rc=$?
+  set +e
+  if [ "$rc" -ne 0 ]; then
+    echo "bench failed (exit $rc); last lines of its logs:" >&2
+    tail -n 30 "$work"/*.log >&2 2>/dev/null
+  fi
+  [ -x "$work/dataeco" ] && "$work/dataeco" uninstall --purge --yes --dir "$work/install" >/dev/null 2>&1
+  [ -x "$work/compose" ] && (cd "$work/plain" 2>/dev/null && "$work/compose" -p dataeco-bench-compose down -v >/dev/null 2>&1)
+  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
+# stats NAME values... → "NAME: median Xs (min Y, max Z, n=N)"
+stats() {
+  local name="$1"; shift
+  printf '%s\n' "$@" | sort -n | awk -v name="$name" '
+    { v[NR] = $1 }
+    END {
+      m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "%-44s median %7.3fs  (min %.3f, max %.3f, n=%d)\n", name, m, v[1], v[NR], NR
+    }'
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "== building dataeco and the compose CLI (github.com/docker/compose/v5 v5.6.0)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/dataeco" .
+cp -r "$(go env GOMODCACHE)/github.com/docker/compose/v5@v5.6.0" "$work/composesrc" 2>/dev/null || {
+  go mod download github.com/docker/compose/v5@v5.6.0
+  cp -r "$(go env GOMODCACHE)/github.com/docker/compose/v5@v5.6.0" "$work/composesrc"
+}
+chmod -R u+w "$work/composesrc"
+(cd "$work/composesrc" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/compose" ./cmd)
+
+echo "== local registry with the stand-in images"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/registry" "$port" > "$work/registry.yml"
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.2; done
+registry="127.0.0.1:$port"
+images=(confluentinc/cp-zookeeper:7.9.9 confluentinc/cp-server:7.9.9 confluentinc/cp-schema-registry:7.9.9
+  confluentinc/cp-enterprise-control-center:7.9.9 postgres:17.10-bookworm apache/airflow:3.3.2-python3.12
+  apache/spark:3.5.8-scala2.12-java17-python3-ubuntu cassandra:5.0.9)
+KEEP_LOCAL=1 bash testdata/standin/build.sh "$registry" "${images[@]}" >"$work/build.log" 2>&1
+
+ports=()
+i=0
+for flag in zookeeper-port kafka-port kafka-jmx-port schema-registry-port control-center-port airflow-port spark-ui-port spark-master-port cassandra-port; do
+  ports+=("--$flag" "$((44000 + i))"); i=$((i + 1))
+done
+args=(install --yes --no-smoke --dir "$work/install" --project dataeco-bench --registry "$registry" "${ports[@]}")
+
+echo "== warm-up (pulls every image once)"
+"$work/dataeco" "${args[@]}" >/dev/null 2>"$work/warmup.log"
+mkdir -p "$work/plain"
+cp "$work/install/docker-compose.yml" "$work/install/.env" "$work/plain/"
+sed -i 's/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=dataeco-bench-compose/' "$work/plain/.env"
+mkdir -p "$work/plain/dags"
+"$work/dataeco" uninstall --purge --yes --dir "$work/install" >/dev/null 2>&1
+
+d_times=(); c_times=()
+run_dataeco() {
+  local t0; t0=$(now)
+  "$work/dataeco" "${args[@]}" >/dev/null 2>>"$work/dataeco.log"
+  d_times+=("$(elapsed "$t0")")
+  "$work/dataeco" uninstall --purge --yes --dir "$work/install" >/dev/null 2>&1
+}
+# compose's --wait gives up with "container …-cassandra-init-1 exited (0)": a one-shot job
+# that nothing depends on never becomes "running". So compose gets its best case: when --wait
+# fails that way, the clock runs on until every long-running container is healthy, polled
+# every 0.5 s (dataeco's own watcher polls every second).
+all_healthy() {
+  local unhealthy
+  unhealthy=$(docker ps -a --filter label=com.docker.compose.project=dataeco-bench-compose \
+    --format '{{.Names}} {{.Status}}' | grep -v -- '-init-1 Exited (0)' | grep -vc '(healthy)' || true)
+  [ "$unhealthy" -eq 0 ]
+}
+run_compose() {
+  local t0; t0=$(now)
+  if ! (cd "$work/plain" && "$work/compose" -p dataeco-bench-compose up -d --wait >/dev/null 2>>"$work/compose.log"); then
+    tail -n 1 "$work/compose.log" | grep -q 'exited (0)' || { echo "compose up failed" >&2; exit 1; }
+  fi
+  until all_healthy; do sleep 0.5; done
+  c_times+=("$(elapsed "$t0")")
+  (cd "$work/plain" && "$work/compose" -p dataeco-bench-compose down -v >/dev/null 2>&1)
+}
+echo "== time to a healthy stack, $ROUNDS rounds each, alternating order"
+for r in $(seq "$ROUNDS"); do
+  if [ $((r % 2)) -eq 1 ]; then run_dataeco; run_compose; else run_compose; run_dataeco; fi
+  echo "   round $r: dataeco ${d_times[-1]}s, compose ${c_times[-1]}s"
+done
+
+echo "== no-op re-run, status, --help"
+"$work/dataeco" "${args[@]}" >/dev/null 2>&1
+noop=(); status=(); help=()
+for _ in $(seq 5); do
+  t0=$(now); "$work/dataeco" "${args[@]}" >/dev/null 2>&1; noop+=("$(elapsed "$t0")")
+done
+for _ in $(seq 10); do
+  t0=$(now); "$work/dataeco" status --dir "$work/install" >/dev/null; status+=("$(elapsed "$t0")")
+done
+for _ in $(seq 20); do
+  t0=$(now); "$work/dataeco" --help >/dev/null; help+=("$(elapsed "$t0")")
+done
+size=$(stat -c %s "$work/dataeco")
+
+echo
+echo "== results ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, Docker $(docker version --format '{{.Server.Version}}'))"
+stats "dataeco install --yes (to healthy)" "${d_times[@]}"
+stats "docker compose up -d --wait (v5.6.0)" "${c_times[@]}"
+dm=$(median "${d_times[@]}"); cm=$(median "${c_times[@]}")
+printf '%-44s %.3f  (target <= 1.05)\n' "ratio dataeco / compose (medians)" "$(awk -v a="$dm" -v b="$cm" 'BEGIN { print a / b }')"
+stats "no-op re-run of install (target <= 3s)" "${noop[@]}"
+stats "status (target <= 0.5s)" "${status[@]}"
+stats "--help start-up (target <= 0.05s)" "${help[@]}"
+printf '%-44s %.1f MB  (target <= 40 MB)\n' "binary size, stripped" "$(awk -v s="$size" 'BEGIN { print s / 1000000 }')"
