@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import pyspark
 
 import dataeco_users
 from conftest import PIPELINE, REALSTACK
@@ -29,7 +30,7 @@ CACHE = Path(os.environ.get("REALSTACK_CACHE", Path.home() / ".cache" / "dataeco
 
 
 def spark_submit(stack: dict, topic: str, table: str, checkpoint: Path, trigger: str,
-                 log: Path) -> subprocess.Popen:
+                 log: Path, master: str = "local[2]") -> subprocess.Popen:
     env = dict(os.environ)
     env.update({
         "PYSPARK_PYTHON": sys.executable,
@@ -46,7 +47,8 @@ def spark_submit(stack: dict, topic: str, table: str, checkpoint: Path, trigger:
         "SPARK_LOCAL_IP": "127.0.0.1",
     })
     argv = [str(Path(sys.executable).parent / "spark-submit"),
-            "--master", "local[2]",
+            "--master", master,
+            "--conf", "spark.executor.memory=512m",
             "--driver-memory", "1g",
             "--packages", PACKAGES,
             "--conf", f"spark.jars.ivy={CACHE / 'ivy'}",
@@ -170,3 +172,55 @@ def test_stream_lands_every_record_once_across_restarts(stack, bootstrap, new_to
     everything = first + second + third + fourth
     assert len(found) == 40
     assert_landed(found, everything)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def standalone(tmp_path):
+    """A Spark standalone master and one worker, as the stack runs them (spark-class daemons)."""
+    spark_home = Path(pyspark.__file__).parent
+    env = dict(os.environ, SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1",
+               PYSPARK_PYTHON=sys.executable, SPARK_WORKER_DIR=str(tmp_path / "work"))
+    port = free_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    daemons = []
+
+    def daemon(name: str, *args: str) -> Path:
+        log = tmp_path / f"{name}.log"
+        daemons.append(subprocess.Popen(
+            [str(spark_home / "bin" / "spark-class"), *args], env=env, stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT, start_new_session=True))
+        return log
+
+    try:
+        daemon("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+               "--port", str(port), "--webui-port", str(free_port()))
+        worker_log = daemon("worker", "org.apache.spark.deploy.worker.Worker", "--cores", "1",
+                            "--memory", "1g", "--webui-port", str(free_port()), master_url)
+        deadline = time.monotonic() + 90
+        while "Successfully registered with master" not in worker_log.read_text(errors="replace"):
+            if time.monotonic() > deadline or any(d.poll() is not None for d in daemons):
+                pytest.fail(f"Spark worker did not register:\n{worker_log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield master_url
+    finally:
+        for d in reversed(daemons):
+            kill(d)
+
+
+def test_stream_runs_on_a_standalone_cluster(stack, bootstrap, new_topic, table, cassandra,
+                                             standalone, tmp_path):
+    # What the compose file does: spark-submit in client mode against a master, the work done
+    # by an executor in a worker, which gets the connectors from the driver.
+    records = send(bootstrap, new_topic, 6)
+    log = tmp_path / "spark.log"
+    finish(spark_submit(stack, new_topic, table, tmp_path / "checkpoint", "availableNow", log,
+                        master=standalone), log)
+    assert_landed(rows(cassandra, table), records)
