@@ -119,6 +119,8 @@ make_rootfs() {
 	mkdir -p "$root/etc/confluent/docker" "$root/opt/spark/bin"
 	ln -s /usr/local/bin/standin "$root/etc/confluent/docker/run"
 	ln -s /usr/local/bin/standin "$root/opt/spark/bin/spark-class"
+	ln -s /usr/local/bin/standin "$root/opt/spark/bin/spark-submit"
+	ln -s /usr/local/bin/standin "$root/usr/bin/kafka-topics"
 	ln -s /usr/local/bin/standin "$root/entrypoint"
 	ln -s /usr/local/bin/standin "$root/opt/entrypoint.sh"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
@@ -192,7 +194,10 @@ dockerfile_tail() {
 		echo 'ENTRYPOINT ["/entrypoint"]'
 		;;
 	spark)
-		echo 'ENV SPARK_HOME=/opt/spark'
+		# The real image runs as a user whose home does not exist, so
+		# --packages without spark.jars.ivy fails there; the stand-in
+		# spark-submit reproduces that from HOME.
+		echo 'ENV SPARK_HOME=/opt/spark HOME=/nonexistent'
 		echo 'WORKDIR /opt/spark/work-dir'
 		echo 'ENTRYPOINT ["/opt/entrypoint.sh"]'
 		;;

@@ -15,8 +15,9 @@
 // The binary decides what to be from the name it was called by (argv[0]):
 // the image entrypoints (/etc/confluent/docker/run, docker-entrypoint.sh,
 // /entrypoint, /opt/spark/bin/spark-class, /opt/entrypoint.sh) start the
-// server of the role named by $STANDIN_ROLE, and curl, cub, cqlsh, psql,
-// pg_isready, airflow and nodetool are small fake clients for it. Called as
+// server of the role named by $STANDIN_ROLE, and curl, cub, kafka-topics,
+// cqlsh, psql, pg_isready, airflow, nodetool and spark-submit are small fake
+// clients for it. Called as
 // "standin TOOL ARGS..." it behaves as TOOL. See README.md for the contract.
 package main
 
@@ -57,6 +58,8 @@ func init() {
 		"psql":                 psqlMain,
 		"pg_isready":           pgIsReadyMain,
 		"airflow":              airflowToolMain,
+		"kafka-topics":         kafkaTopicsMain,
+		"spark-submit":         sparkSubmitMain,  // /opt/spark/bin/spark-submit
 		"run":                  confluentRunMain, // /etc/confluent/docker/run
 		"docker-entrypoint.sh": dockerEntrypointMain,
 		"entrypoint":           airflowEntrypointMain, // /entrypoint

@@ -232,7 +232,7 @@ func TestSparkParsing(t *testing.T) {
 }
 
 func TestSparkMaster(t *testing.T) {
-	m := &sparkMasterState{workers: map[string]*sparkWorkerInfo{}, url: "spark://m:7077", webui: "http://m:8080", timeout: 30 * time.Second}
+	m := newSparkMasterState("spark://m:7077", "http://m:8080")
 	now := time.Unix(1700000000, 0)
 	if r := m.handleLine("REGISTER w1 10.0.0.5 2 1024 40000 http://10.0.0.5:8081", now); r != "REGISTERED http://m:8080" {
 		t.Fatalf("register: %q", r)

@@ -227,12 +227,39 @@ type sparkWorkerInfo struct {
 	LastHeartbeat   time.Time
 }
 
+// sparkAppInfo is an application registered by the stand-in spark-submit.
+type sparkAppInfo struct {
+	ID, Name, User string
+	CoresRequested int // 0: as many as the workers have
+	MemoryMB       int // per executor
+	Start          time.Time
+	LastHeartbeat  time.Time
+	End            time.Time // zero while active
+	State          string    // RUNNING, FINISHED
+}
+
+// maxCompletedApps bounds "completedapps", as spark.deploy.retainedApplications does.
+const maxCompletedApps = 50
+
 type sparkMasterState struct {
-	mu      sync.Mutex
-	workers map[string]*sparkWorkerInfo
-	url     string
-	webui   string
-	timeout time.Duration
+	mu        sync.Mutex
+	workers   map[string]*sparkWorkerInfo
+	apps      map[string]*sparkAppInfo
+	completed []*sparkAppInfo
+	appSeq    int
+	url       string
+	webui     string
+	timeout   time.Duration
+}
+
+func newSparkMasterState(url, webui string) *sparkMasterState {
+	return &sparkMasterState{
+		workers: map[string]*sparkWorkerInfo{},
+		apps:    map[string]*sparkAppInfo{},
+		url:     url,
+		webui:   webui,
+		timeout: 30 * time.Second,
+	}
 }
 
 // handleLine applies one line of the master RPC protocol and returns the
@@ -240,6 +267,14 @@ type sparkMasterState struct {
 //
 //	REGISTER id host cores memoryMB [port [webuiaddress]] -> REGISTERED masterwebuiurl
 //	HEARTBEAT id                                          -> OK | UNKNOWN (register again)
+//	APP id|- cores memoryMB user name...                  -> APP_REGISTERED appid
+//	APP_HEARTBEAT appid                                   -> OK | UNKNOWN (register again)
+//	APP_END appid                                         -> OK | UNKNOWN
+//
+// Worker lines come from the stand-in worker, APP lines from the stand-in
+// spark-submit. An APP line with "-" gets a new id (app-yyyyMMddHHmmss-NNNN);
+// with an id it (re)registers that application, which is how a driver
+// comes back after the master restarted or forgot it.
 func (m *sparkMasterState) handleLine(line string, now time.Time) string {
 	f := strings.Fields(line)
 	if len(f) == 0 {
@@ -280,8 +315,59 @@ func (m *sparkMasterState) handleLine(line string, now time.Time) string {
 		}
 		w.LastHeartbeat = now
 		return "OK"
+	case "APP":
+		if len(f) < 6 {
+			return "ERROR usage: APP id|- cores memoryMB user name"
+		}
+		cores, err1 := strconv.Atoi(f[2])
+		mem, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || cores < 0 || mem < 0 {
+			return "ERROR cores and memoryMB must be numbers"
+		}
+		id := f[1]
+		if id == "-" {
+			id = fmt.Sprintf("app-%s-%04d", now.Format("20060102150405"), m.appSeq)
+			m.appSeq++
+		}
+		app, ok := m.apps[id]
+		if !ok {
+			app = &sparkAppInfo{ID: id, Start: now, State: "RUNNING"}
+			m.apps[id] = app
+		}
+		app.Name, app.User, app.CoresRequested, app.MemoryMB = strings.Join(f[5:], " "), f[4], cores, mem
+		app.LastHeartbeat = now
+		if ok {
+			logf("Application %s (%s) registered again", app.Name, id)
+		} else {
+			logf("Registered app %s with ID %s", app.Name, id)
+		}
+		return "APP_REGISTERED " + id
+	case "APP_HEARTBEAT", "APP_END":
+		if len(f) < 2 {
+			return "ERROR usage: " + strings.ToUpper(f[0]) + " appid"
+		}
+		app, ok := m.apps[f[1]]
+		if !ok {
+			return "UNKNOWN"
+		}
+		app.LastHeartbeat = now
+		if strings.ToUpper(f[0]) == "APP_END" {
+			logf("Application %s (%s) finished", app.Name, app.ID)
+			m.finishApp(app, now)
+		}
+		return "OK"
 	}
 	return "ERROR unknown command " + f[0]
+}
+
+// finishApp moves an active application to the completed ones.
+func (m *sparkMasterState) finishApp(app *sparkAppInfo, now time.Time) {
+	delete(m.apps, app.ID)
+	app.State, app.End = "FINISHED", now
+	m.completed = append(m.completed, app)
+	if len(m.completed) > maxCompletedApps {
+		m.completed = m.completed[len(m.completed)-maxCompletedApps:]
+	}
 }
 
 func (m *sparkMasterState) expire(now time.Time) {
@@ -290,6 +376,50 @@ func (m *sparkMasterState) expire(now time.Time) {
 			logf("Removing worker %s because we got no heartbeat in %v", id, m.timeout)
 			delete(m.workers, id)
 		}
+	}
+	for _, app := range m.sortedApps() {
+		if now.Sub(app.LastHeartbeat) > m.timeout {
+			logf("Removing app %s (%s) because we got no heartbeat in %v", app.Name, app.ID, m.timeout)
+			m.finishApp(app, now)
+		}
+	}
+}
+
+// sortedApps lists the active applications oldest first.
+func (m *sparkMasterState) sortedApps() []*sparkAppInfo {
+	apps := make([]*sparkAppInfo, 0, len(m.apps))
+	for _, a := range m.apps {
+		apps = append(apps, a)
+	}
+	sort.Slice(apps, func(i, j int) bool {
+		if !apps[i].Start.Equal(apps[j].Start) {
+			return apps[i].Start.Before(apps[j].Start)
+		}
+		return apps[i].ID < apps[j].ID
+	})
+	return apps
+}
+
+// appJSON renders one application as the master's JSON does (Spark's
+// JsonProtocol.writeApplicationInfo).
+func appJSON(a *sparkAppInfo, granted int, now time.Time) jobj {
+	end := now
+	if !a.End.IsZero() {
+		end = a.End
+	}
+	return jobj{
+		{"id", a.ID},
+		{"starttime", a.Start.UnixMilli()},
+		{"name", a.Name},
+		{"cores", granted},
+		{"user", a.User},
+		{"memoryperexecutor", a.MemoryMB},
+		{"memoryperslave", a.MemoryMB},
+		{"resourcesperexecutor", []any{}},
+		{"resourcesperslave", []any{}},
+		{"submitdate", a.Start.Format("Mon Jan 02 15:04:05 MST 2006")}, // java.util.Date.toString
+		{"state", a.State},
+		{"duration", end.Sub(a.Start).Milliseconds()},
 	}
 }
 
@@ -302,15 +432,35 @@ func (m *sparkMasterState) json(now time.Time) string {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	workers := []any{}
 	cores, mem := 0, 0
 	for _, id := range ids {
+		cores += m.workers[id].Cores
+		mem += m.workers[id].MemoryMB
+	}
+	// Cores are granted to applications oldest first: each gets what it
+	// asked for (everything left when it asked for nothing) while it lasts.
+	activeApps, completedApps := []any{}, []any{}
+	free := cores
+	for _, a := range m.sortedApps() {
+		g := free
+		if a.CoresRequested > 0 && a.CoresRequested < g {
+			g = a.CoresRequested
+		}
+		free -= g
+		activeApps = append(activeApps, appJSON(a, g, now))
+	}
+	for i := len(m.completed) - 1; i >= 0; i-- {
+		completedApps = append(completedApps, appJSON(m.completed[i], 0, now))
+	}
+	used := cores - free
+	workers := []any{}
+	for _, id := range ids {
 		w := m.workers[id]
-		cores += w.Cores
-		mem += w.MemoryMB
+		wu := min(used, w.Cores)
+		used -= wu
 		workers = append(workers, jobj{
 			{"id", w.ID}, {"host", w.Host}, {"port", w.Port}, {"webuiaddress", w.WebUI},
-			{"cores", w.Cores}, {"coresused", 0}, {"coresfree", w.Cores},
+			{"cores", w.Cores}, {"coresused", wu}, {"coresfree", w.Cores - wu},
 			{"memory", w.MemoryMB}, {"memoryused", 0}, {"memoryfree", w.MemoryMB},
 			{"resources", jobj{}}, {"resourcesused", jobj{}}, {"resourcesfree", jobj{}},
 			{"state", "ALIVE"}, {"lastheartbeat", w.LastHeartbeat.UnixMilli()},
@@ -322,17 +472,38 @@ func (m *sparkMasterState) json(now time.Time) string {
 		{"workers", workers},
 		{"aliveworkers", len(workers)},
 		{"cores", cores},
-		{"coresused", 0},
+		{"coresused", cores - free},
 		{"memory", mem},
 		{"memoryused", 0},
 		{"resources", []any{}},
 		{"resourcesused", []any{}},
-		{"activeapps", []any{}},
-		{"completedapps", []any{}},
+		{"activeapps", activeApps},
+		{"completedapps", completedApps},
 		{"activedrivers", []any{}},
 		{"completeddrivers", []any{}},
 		{"status", "ALIVE"},
 	})
+}
+
+// serveConn answers the RPC lines of one connection until it closes or is
+// idle for two minutes.
+func (m *sparkMasterState) serveConn(c net.Conn) {
+	defer c.Close()
+	logf("rpc connection from %s", c.RemoteAddr())
+	sc := bufio.NewScanner(c)
+	for {
+		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		if !sc.Scan() {
+			return
+		}
+		reply := m.handleLine(sc.Text(), time.Now())
+		if !strings.HasPrefix(reply, "OK") {
+			logf("rpc %s: %q -> %q", c.RemoteAddr(), sc.Text(), reply)
+		}
+		if _, err := io.WriteString(c, reply+"\n"); err != nil {
+			return
+		}
+	}
 }
 
 func sparkMaster(ctx context.Context, o sparkOpts) error {
@@ -355,33 +526,11 @@ func sparkMaster(ctx context.Context, o sparkOpts) error {
 		}
 	}
 	public := envOr("SPARK_PUBLIC_DNS", host)
-	m := &sparkMasterState{
-		workers: map[string]*sparkWorkerInfo{},
-		url:     fmt.Sprintf("spark://%s:%d", host, o.port),
-		webui:   fmt.Sprintf("http://%s:%d", public, o.webuiPort),
-		timeout: 30 * time.Second,
-	}
+	m := newSparkMasterState(fmt.Sprintf("spark://%s:%d", host, o.port), fmt.Sprintf("http://%s:%d", public, o.webuiPort))
 	logf("Starting Spark master at %s", m.url)
 	errc := make(chan error, 2)
 	go func() {
-		errc <- serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", o.port), "spark master rpc", func(c net.Conn) {
-			defer c.Close()
-			logf("rpc connection from %s", c.RemoteAddr())
-			sc := bufio.NewScanner(c)
-			for {
-				c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-				if !sc.Scan() {
-					return
-				}
-				reply := m.handleLine(sc.Text(), time.Now())
-				if !strings.HasPrefix(reply, "OK") {
-					logf("rpc %s: %q -> %q", c.RemoteAddr(), sc.Text(), reply)
-				}
-				if _, err := io.WriteString(c, reply+"\n"); err != nil {
-					return
-				}
-			}
-		})
+		errc <- serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", o.port), "spark master rpc", m.serveConn)
 	}()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /json/{$}", func(w http.ResponseWriter, r *http.Request) {
