@@ -285,6 +285,8 @@ def alive(pid: int) -> bool:
 
 
 def stop() -> None:
+    # Gone first: an env file naming stopped servers would send tests into timeouts.
+    ENV_FILE.unlink(missing_ok=True)
     for name, pid in pids().items():
         if alive(pid):
             log(f"stopping {name} (pid {pid})")
