@@ -235,9 +235,10 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	mustSucceed(t, runCLI(t, ctx, args...), "install with a changed answer")
 	changed := projectContainers(t, c, project)
 	for name, b := range after {
-		isWorker := strings.HasPrefix(name, "spark-worker-")
-		if recreated := changed[name].ID != b.ID; recreated != isWorker {
-			t.Errorf("changing --spark-worker-memory: %s recreated=%v, want %v", name, recreated, isWorker)
+		// The workers offer the memory, and the streaming job sizes its executors from it.
+		affected := strings.HasPrefix(name, "spark-worker-") || name == "spark-stream"
+		if recreated := changed[name].ID != b.ID; recreated != affected {
+			t.Errorf("changing --spark-worker-memory: %s recreated=%v, want %v", name, recreated, affected)
 		}
 	}
 	if saved, err := LoadAnswers(dir); err != nil || saved.SparkWorkerMemory != 768 {
