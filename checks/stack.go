@@ -79,17 +79,9 @@ func checkInstallDir(_ context.Context, env *Env) Result {
 // checkContainers looks at each service's container: state, health, restarts, OOM kills,
 // and for anything unwell, its last healthcheck output and log lines.
 func checkContainers(ctx context.Context, env *Env) Result {
-	s := env.Stack
-	if s == nil {
-		return Result{Status: Skip, Message: "nothing installed"}
-	}
-	if r, down := engineDown(env); down {
-		return r
-	}
-	list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+s.Project)})
-	if err != nil {
-		return Result{Status: Fail, Message: "listing containers: " + err.Error(), Fix: "run `docker ps -a`"}
+	s, list, stop := stackContainers(ctx, env)
+	if stop != nil {
+		return *stop
 	}
 	byService := map[string]string{}
 	for _, c := range list.Items {
@@ -153,17 +145,9 @@ func checkContainers(ctx context.Context, env *Env) Result {
 // a difference means the containers were changed by hand or the install was not re-run
 // after an answer changed.
 func checkDrift(ctx context.Context, env *Env) Result {
-	s := env.Stack
-	if s == nil {
-		return Result{Status: Skip, Message: "nothing installed"}
-	}
-	if r, down := engineDown(env); down {
-		return r
-	}
-	list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+s.Project)})
-	if err != nil {
-		return Result{Status: Fail, Message: "listing containers: " + err.Error()}
+	s, list, stop := stackContainers(ctx, env)
+	if stop != nil {
+		return *stop
 	}
 	want := map[string]string{}
 	for _, svc := range s.Services {
@@ -196,4 +180,22 @@ func checkDrift(ctx context.Context, env *Env) Result {
 			Fix: "run `dataeco install` to converge (only the differing services are recreated)"}
 	}
 	return Result{Status: Pass, Message: "every container matches the rendered definition"}
+}
+
+// stackContainers lists the install's containers, or says why a stack check cannot look:
+// nothing installed, the engine down, or the listing failed.
+func stackContainers(ctx context.Context, env *Env) (*Stack, client.ContainerListResult, *Result) {
+	s := env.Stack
+	if s == nil {
+		return nil, client.ContainerListResult{}, &Result{Status: Skip, Message: "nothing installed"}
+	}
+	if r, down := engineDown(env); down {
+		return nil, client.ContainerListResult{}, &r
+	}
+	list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+s.Project)})
+	if err != nil {
+		return nil, list, &Result{Status: Fail, Message: "listing containers: " + err.Error(), Fix: "run `docker ps -a`"}
+	}
+	return s, list, nil
 }

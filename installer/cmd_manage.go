@@ -41,6 +41,20 @@ func (a *App) openStackLocked(c *cli.Context) (*installed, *Stack, *types.Projec
 	return i, s, p, release, nil
 }
 
+// withLockedStack wraps an action that changes the install: it holds the install's lock and
+// an engine connection for the action's duration.
+func (a *App) withLockedStack(action func(*cli.Context, *installed, *Stack, *types.Project) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		inst, stack, project, release, err := a.openStackLocked(c)
+		if err != nil {
+			return err
+		}
+		defer release()
+		defer stack.Docker.Close()
+		return action(c, inst, stack, project)
+	}
+}
+
 func (a *App) openInstalled(c *cli.Context, inst *installed) (*installed, *Stack, *types.Project, error) {
 	project, err := LoadProject(c.Context, inst.Answers.Project, inst.Dir, inst.Compose, inst.Secrets)
 	if err != nil {
@@ -95,19 +109,13 @@ func (a *App) stopCmd() *cli.Command {
 		Name:  "stop",
 		Usage: "stop every container; containers and data are kept (`dataeco start` resumes)",
 		Flags: []cli.Flag{dirFlag()},
-		Action: func(c *cli.Context) error {
-			_, stack, project, release, err := a.openStackLocked(c)
-			if err != nil {
-				return err
-			}
-			defer release()
-			defer stack.Docker.Close()
+		Action: a.withLockedStack(func(c *cli.Context, _ *installed, stack *Stack, project *types.Project) error {
 			if err := stack.Stop(c.Context, project); err != nil {
 				return WithHint(fmt.Errorf("stopping: %w", err), "run `dataeco status` to see what is still running")
 			}
 			fmt.Fprintln(a.Streams.Out, "stopped; data is kept. `dataeco start` resumes.")
 			return nil
-		},
+		}),
 	}
 }
 
@@ -116,19 +124,13 @@ func (a *App) downCmd() *cli.Command {
 		Name:  "down",
 		Usage: "remove containers and networks, keeping volumes (data) and the install dir",
 		Flags: []cli.Flag{dirFlag()},
-		Action: func(c *cli.Context) error {
-			_, stack, project, release, err := a.openStackLocked(c)
-			if err != nil {
-				return err
-			}
-			defer release()
-			defer stack.Docker.Close()
+		Action: a.withLockedStack(func(c *cli.Context, _ *installed, stack *Stack, project *types.Project) error {
 			if err := stack.Down(c.Context, project, false); err != nil {
 				return WithHint(fmt.Errorf("removing containers: %w", err), "run `dataeco status` to see what is left")
 			}
 			fmt.Fprintln(a.Streams.Out, "containers removed; volumes kept. `dataeco install` brings the stack back with its data.")
 			return nil
-		},
+		}),
 	}
 }
 
