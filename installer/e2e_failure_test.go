@@ -119,6 +119,20 @@ func TestIntegrationPortTaken(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("install wrote %s although a port was taken", dir)
 	}
+
+	// doctor on an install whose answers use that port names the process too.
+	ans := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	ans.Project, ans.Components, ans.Ports["kafka"] = "dataeco-ports", []string{CompKafka}, port
+	s := Secrets{}
+	s.EnsureSecrets(ans.Project)
+	b, _ := RenderCompose(&ans, "test")
+	if err := writeInstall(dir, &ans, s, b); err != nil {
+		t.Fatal(err)
+	}
+	d := runCLI(t, context.Background(), "doctor", "--check", "ports", "--dir", dir)
+	if d.code != ExitFailure || !strings.Contains(d.stdout, fmt.Sprintf("PID %d", os.Getpid())) || !strings.Contains(d.stdout, "--kafka-port") {
+		t.Errorf("doctor --check ports: exit %d\n%s", d.code, d.stdout)
+	}
 }
 
 // TestIntegrationDockerDown: each way of not reaching Docker gets its own message and fix,

@@ -167,3 +167,46 @@ func TestRenderedValidForCompose129(t *testing.T) {
 		})
 	}
 }
+
+// TestNoUserInputReachesAShell: every shell command line in the stack (CMD-SHELL healthchecks,
+// sh -c entrypoints) is the same whatever the answers, so nothing a user types is ever
+// interpreted by a shell.
+func TestNoUserInputReachesAShell(t *testing.T) {
+	t.Parallel()
+	shellLines := func(a *Answers) map[string]string {
+		b, err := RenderCompose(a, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for name, s := range p.Services {
+			if s.HealthCheck != nil && len(s.HealthCheck.Test) > 0 && s.HealthCheck.Test[0] == "CMD-SHELL" {
+				out[name+" healthcheck"] = strings.Join(s.HealthCheck.Test, " ")
+			}
+			if len(s.Entrypoint) > 1 && s.Entrypoint[0] == "/bin/sh" {
+				out[name+" entrypoint"] = strings.Join(s.Entrypoint, " ")
+			}
+		}
+		return out
+	}
+	base := shellLines(testAnswers(nil))
+	if len(base) < 5 {
+		t.Fatalf("found only %d shell lines; the test looks in the wrong place", len(base))
+	}
+	other := shellLines(testAnswers(func(a *Answers) {
+		a.Listen, a.Registry, a.Project = "10.1.2.3", "mirror.example:5000/hub", "other-project"
+		a.KafkaHeap, a.CassandraHeap, a.SparkWorkerMemory, a.SparkWorkerCores = 3072, 2048, 4096, 3
+		for k, v := range a.Ports {
+			a.Ports[k] = v + 1000
+		}
+	}))
+	for k, v := range base {
+		if other[k] != v {
+			t.Errorf("%s depends on the answers:\n%s\n%s", k, v, other[k])
+		}
+	}
+}
