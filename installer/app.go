@@ -30,6 +30,17 @@ type App struct {
 	Connect func(ctx context.Context) (*Docker, error)
 	// Prompter returns the prompt implementation; nil means survey on the terminal.
 	Prompter func() (Prompter, error)
+	// Template replaces the embedded compose template; tests use it to play a newer dataeco
+	// (an upgrade) against an existing install. Empty means the embedded one.
+	Template string
+}
+
+// render renders the compose file this binary installs for the answers.
+func (a *App) render(ans *Answers) ([]byte, error) {
+	if a.Template != "" {
+		return renderTemplate(a.Template, ans, a.Build.Version)
+	}
+	return RenderCompose(ans, a.Build.Version)
 }
 
 // Main runs the CLI and returns the process exit code, rendering any error once.
@@ -145,7 +156,7 @@ func (a *App) loadInstalled(c *cli.Context) (*installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	composeBytes, err := RenderCompose(ans, a.Build.Version)
+	composeBytes, err := a.render(ans)
 	if err != nil {
 		return nil, err
 	}

@@ -154,7 +154,7 @@ func (a *App) inspectInstall(ctx context.Context, dir string, docker *Docker, en
 		d := DefaultAnswers(res)
 		plannedFor = &d
 	}
-	rendered, err := RenderCompose(plannedFor, a.Build.Version)
+	rendered, err := a.render(plannedFor)
 	if err == nil {
 		sec := Secrets{}
 		for k, v := range st.secrets {

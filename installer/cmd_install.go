@@ -83,7 +83,7 @@ func (a *App) runInstall(c *cli.Context) error {
 	if _, err := secrets.EnsureSecrets(ans.Project); err != nil {
 		return err
 	}
-	rendered, err := RenderCompose(ans, a.Build.Version)
+	rendered, err := a.render(ans)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -63,7 +64,13 @@ func (b *slowBody) Close() error { return b.r.Close() }
 // startDataeco runs the real binary, streaming its stderr lines to a channel.
 func startDataeco(t *testing.T, args ...string) (*exec.Cmd, <-chan string, *strings.Builder) {
 	t.Helper()
+	return startDataecoEnv(t, nil, args...)
+}
+
+func startDataecoEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, <-chan string, *strings.Builder) {
+	t.Helper()
 	cmd := exec.Command(dataecoBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -197,4 +204,156 @@ func TestIntegrationConcurrentCommands(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(string(out), fmt.Sprintf("busy: dataeco install (PID %d) is changing it", os.Getpid())) {
 		t.Errorf("second command: exit %d\n%s", code, out)
 	}
+}
+
+// TestIntegrationUpgradeKeepsData: a newer dataeco whose definition moves an image to a new
+// tag recreates that service on install, and its data survives.
+func TestIntegrationUpgradeKeepsData(t *testing.T) {
+	registry := standinRegistry(t)
+	c := dockerAPI(t)
+	project := "dataeco-upgrade"
+	removeProject(t, c, project)
+	t.Cleanup(func() { removeProject(t, c, project) })
+	// The "new" ZooKeeper image: the stand-in under a newer tag.
+	old, newer := RewriteImage(registry, "confluentinc/cp-zookeeper:7.9.9"), RewriteImage(registry, "confluentinc/cp-zookeeper:7.9.99")
+	for _, args := range [][]string{{"pull", "-q", old}, {"tag", old, newer}, {"push", newer}, {"image", "rm", newer}} {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "install")
+	args := []string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", registry,
+		"--components", "kafka", "--timeout", "2m"}
+	for i, p := range PortSpecs() {
+		args = append(args, "--"+p.Flag, fmt.Sprint(45000+i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	mustSucceed(t, runCLI(t, ctx, args...), "install")
+	for _, svc := range []string{"zookeeper", "broker"} {
+		path := map[string]string{"zookeeper": "/var/lib/zookeeper/data", "broker": "/var/lib/kafka/data"}[svc] + "/upgrade-marker"
+		if out, err := execIn(t, project, svc, "echo kept > "+path); err != nil {
+			t.Fatalf("%s: %v %s", svc, err, out)
+		}
+	}
+	before := projectContainers(t, c, project)
+
+	streams, _, out, errOut := TestStreams()
+	app := &App{Streams: streams, Build: BuildInfo{Version: "e2e-next"},
+		Template: strings.Replace(embeddedTemplate(), "cp-zookeeper:7.9.9", "cp-zookeeper:7.9.99", 1)}
+	if code := Main(ctx, app, append([]string{"dataeco"}, args...)); code != 0 {
+		t.Fatalf("upgrade install: exit %d\n%s%s", code, out, errOut)
+	}
+	after := projectContainers(t, c, project)
+	if after["zookeeper"].ID == before["zookeeper"].ID {
+		t.Error("the service whose image changed was not recreated")
+	}
+	for _, svc := range []string{"zookeeper", "broker"} {
+		path := map[string]string{"zookeeper": "/var/lib/zookeeper/data", "broker": "/var/lib/kafka/data"}[svc] + "/upgrade-marker"
+		if got, err := execIn(t, project, svc, "cat "+path); err != nil || got != "kept" {
+			t.Errorf("after the upgrade %s lost its data: %v %q", svc, err, got)
+		}
+	}
+	mustSucceed(t, runCLI(t, ctx, "uninstall", "--purge", "--yes", "--dir", dir), "uninstall")
+}
+
+// engineProxy stands between dataeco and the engine on a unix socket of its own; cut() drops
+// every connection and stops answering, which is what a client sees when dockerd dies.
+type engineProxy struct {
+	path  string
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startEngineProxy(t *testing.T) *engineProxy {
+	t.Helper()
+	upstream := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		upstream = strings.TrimPrefix(h, "unix://")
+	}
+	p := &engineProxy{path: filepath.Join(t.TempDir(), "docker.sock")}
+	l, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.l = l
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("unix", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *engineProxy) cut() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestIntegrationEngineLost: when the engine goes away during pulls or during starts,
+// install says so and how to go on, exits 1, and a re-run converges once it is back.
+func TestIntegrationEngineLost(t *testing.T) {
+	registry := standinRegistry(t)
+	c := dockerAPI(t)
+	slow := startSlowRegistry(t, registry)
+	project := "dataeco-lost"
+	removeProject(t, c, project)
+	t.Cleanup(func() { removeProject(t, c, project); removeImagesUnder(slow.addr) })
+	dir := filepath.Join(t.TempDir(), "install")
+	args := []string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", slow.addr,
+		"--components", "kafka,spark", "--timeout", "2m"}
+	for i, p := range PortSpecs() {
+		args = append(args, "--"+p.Flag, fmt.Sprint(46000+i))
+	}
+	for _, tc := range []struct {
+		phase, line string
+		throttle    bool
+	}{
+		{"pulling images", "Pulling images", true},
+		{"starting services", "Starting services", false},
+	} {
+		slow.throttle.Store(tc.throttle)
+		proxy := startEngineProxy(t)
+		cmd, lines, stderr := startDataecoEnv(t, []string{"DOCKER_HOST=unix://" + proxy.path}, args...)
+		waitForLine(t, lines, tc.line, 2*time.Minute)
+		time.Sleep(time.Second)
+		proxy.cut()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("dataeco did not notice the engine was gone within 60s\n%s", stderr.String())
+		}
+		out := stderr.String()
+		if code := cmd.ProcessState.ExitCode(); code != ExitFailure || !strings.Contains(out, "lost the Docker engine while "+tc.phase) ||
+			!strings.Contains(out, "run `dataeco install`") {
+			t.Errorf("engine lost while %s: exit %d\n%s", tc.phase, code, out)
+		}
+	}
+	slow.throttle.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	mustSucceed(t, runCLI(t, ctx, args...), "install once the engine is back")
+	mustSucceed(t, runCLI(t, ctx, "uninstall", "--purge", "--yes", "--dir", dir), "uninstall")
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dataeco/dataeco/embedded"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
@@ -330,3 +331,5 @@ func dataecoBinary(t *testing.T) string {
 	}
 	return builtBinary.path
 }
+
+func embeddedTemplate() string { return embedded.ComposeTemplate }

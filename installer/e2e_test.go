@@ -212,6 +212,19 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	}
 	assertBundleRedacted(t, bundle, secrets.Values(), []string{"doctor.json", "docker-compose.yml", "answers.yaml", "logs/" + project + "-cassandra-1.log", "containers/" + project + "-postgres-1.json"})
 
+	// No well-known password works against the running stack: PostgreSQL refuses
+	// airflow/airflow over the network and takes the generated one.
+	pgTry := func(pw string) error {
+		_, err := execIn(t, project, "postgres", "PGPASSWORD='"+pw+"' psql -h postgres -U airflow -d airflow -tAc 'SELECT 1'")
+		return err
+	}
+	if err := pgTry("airflow"); err == nil {
+		t.Error("PostgreSQL accepts airflow/airflow")
+	}
+	if err := pgTry(secrets[keyPostgresPassword]); err != nil {
+		t.Errorf("PostgreSQL refuses the generated password: %v", err)
+	}
+
 	// 3. A second install with the same answers recreates and restarts nothing.
 	before := projectContainers(t, c, project)
 	r = runCLI(t, ctx, e2eInstallArgs(dir, project, registry)...)

@@ -67,6 +67,10 @@ func WorkerNames(n int) []string {
 // RenderCompose produces the compose file for the answers. The output is deterministic: the same
 // answers give the same bytes, which is what lets a re-run recreate nothing.
 func RenderCompose(a *Answers, version string) ([]byte, error) {
+	return renderTemplate(embedded.ComposeTemplate, a, version)
+}
+
+func renderTemplate(source string, a *Answers, version string) ([]byte, error) {
 	data := renderData{
 		Version:          version,
 		Listen:           a.Listen,
@@ -91,7 +95,7 @@ func RenderCompose(a *Answers, version string) ([]byte, error) {
 		"image": func(ref string) string { return RewriteImage(a.Registry, ref) },
 		"mem":   func(s Size) string { return s.String() },
 	}
-	tmpl, err := template.New("compose").Funcs(funcs).Option("missingkey=error").Parse(embedded.ComposeTemplate)
+	tmpl, err := template.New("compose").Funcs(funcs).Option("missingkey=error").Parse(source)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the embedded compose template: %w", err)
 	}

@@ -48,6 +48,9 @@ func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if lost := s.engineLost(ctx, "pulling images", err); lost != nil {
+			return lost
+		}
 		return WithHint(fmt.Errorf("pulling images: %s", firstLine(err)),
 			"check the network, or mirror the images and pass --registry HOST[:PORT] (list them with `dataeco config | grep image:`)")
 	}
@@ -71,7 +74,28 @@ func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration)
 	w.watchOOM(upCtx)
 	err := w.wait(ctx, upErr)
 	cancel()
+	if err != nil && ctx.Err() == nil {
+		if _, failed := asServiceFailure(err); !failed {
+			if lost := s.engineLost(ctx, "starting services", err); lost != nil {
+				return lost
+			}
+		}
+	}
 	return err
+}
+
+// engineLost tells a failure caused by the engine going away (stopped, crashed, restarted)
+// from one caused by the stack, by asking the engine whether it is still there.
+func (s *Stack) engineLost(ctx context.Context, during string, cause error) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.Docker.API.Ping(pctx, client.PingOptions{}); err == nil {
+		return nil
+	}
+	return &Error{Code: ExitFailure,
+		Err: fmt.Errorf("lost the Docker engine while %s (it stopped or restarted): %s", during, firstLine(cause)),
+		Hint: "start Docker again (`sudo systemctl start docker`, or open Docker Desktop), then run `dataeco install`: " +
+			"it picks up where it stopped, and data volumes are kept"}
 }
 
 // Stop stops the containers and keeps them, with their data.
