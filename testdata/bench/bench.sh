@@ -75,10 +75,11 @@ args=(install --yes --no-smoke --dir "$work/install" --project dataeco-bench --r
 
 echo "== warm-up (pulls every image once)"
 "$work/dataeco" "${args[@]}" >/dev/null 2>"$work/warmup.log"
+# compose gets a copy of the whole install dir: the compose file, .env and the mounted files.
 mkdir -p "$work/plain"
-cp "$work/install/docker-compose.yml" "$work/install/.env" "$work/plain/"
+cp -r "$work/install/." "$work/plain/"
+rm -f "$work/plain/.lock" "$work/plain/answers.yaml"
 sed -i 's/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=dataeco-bench-compose/' "$work/plain/.env"
-mkdir -p "$work/plain/dags"
 "$work/dataeco" uninstall --purge --yes --dir "$work/install" >/dev/null 2>&1
 
 d_times=(); c_times=()
