@@ -63,32 +63,7 @@ func TestSmokeOnRealServers(t *testing.T) {
 			Topic: "users_created", Keyspace: "spark_streams", Table: "created_users", PipelineTimeout: 5 * time.Second,
 		}
 	}
-	// The schema, as cassandra-init applies it: the embedded file itself.
-	schema, err := os.ReadFile(filepath.Join("..", "embedded", "pipeline", "cql", "schema.cql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cassandraSession(target())
-	if err != nil {
-		t.Fatalf("logging in to the real Cassandra: %v", err)
-	}
-	for _, stmt := range strings.Split(string(schema), ";") {
-		if stmt = stripComments(stmt); stmt != "" {
-			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
-				t.Fatalf("applying schema.cql: %v\n%s", err, stmt)
-			}
-		}
-	}
-	s.Close()
-	// And the topic, as kafka-init makes it.
-	cl, err := kafkaClient(target().Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "users_created"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		t.Fatalf("creating users_created: %v", err)
-	}
-	cl.Close()
+	preparePipeline(t, ctx, target())
 
 	tests := []struct {
 		name   string
@@ -149,6 +124,36 @@ func TestSmokeOnRealServers(t *testing.T) {
 			t.Errorf("got %s %q", r.Status, r.Message)
 		}
 	})
+}
+
+// preparePipeline does what kafka-init and cassandra-init do in the stack: the topic, and the
+// schema from the embedded file itself.
+func preparePipeline(t *testing.T, ctx context.Context, tg *SmokeTarget) {
+	t.Helper()
+	schema, err := os.ReadFile(filepath.Join("..", "embedded", "pipeline", "cql", "schema.cql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cassandraSession(tg)
+	if err != nil {
+		t.Fatalf("logging in to the real Cassandra: %v", err)
+	}
+	defer s.Close()
+	for _, stmt := range strings.Split(string(schema), ";") {
+		if stmt = stripComments(stmt); stmt != "" {
+			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				t.Fatalf("applying schema.cql: %v\n%s", err, stmt)
+			}
+		}
+	}
+	cl, err := kafkaClient(tg.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, tg.Topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatalf("creating %s: %v", tg.Topic, err)
+	}
 }
 
 func stripComments(stmt string) string {
