@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -62,36 +61,55 @@ func (b *slowBody) Read(p []byte) (int, error) {
 func (b *slowBody) Close() error { return b.r.Close() }
 
 // startDataeco runs the real binary, streaming its stderr lines to a channel.
-func startDataeco(t *testing.T, args ...string) (*exec.Cmd, <-chan string, *strings.Builder) {
+func startDataeco(t *testing.T, args ...string) (*exec.Cmd, <-chan string, *lineWriter) {
 	t.Helper()
 	return startDataecoEnv(t, nil, args...)
 }
 
-func startDataecoEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, <-chan string, *strings.Builder) {
+func startDataecoEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, <-chan string, *lineWriter) {
 	t.Helper()
 	cmd := exec.Command(dataecoBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all strings.Builder
-	lines := make(chan string, 1000)
+	// A writer rather than StderrPipe: Wait then returns only after every byte was copied.
+	w := &lineWriter{lines: make(chan string, 1000)}
+	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			select {
-			case lines <- sc.Text():
-			default:
-			}
+	return cmd, w.lines, w
+}
+
+// lineWriter keeps everything written to it and passes each complete line to a channel.
+type lineWriter struct {
+	mu      sync.Mutex
+	all     strings.Builder
+	partial string
+	lines   chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Write(p)
+	w.partial += string(p)
+	for {
+		i := strings.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
 		}
-		close(lines)
-	}()
-	return cmd, lines, &all
+		select {
+		case w.lines <- w.partial[:i]:
+		default:
+		}
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
 }
 
 func waitForLine(t *testing.T, lines <-chan string, substr string, timeout time.Duration) {
@@ -101,7 +119,7 @@ func waitForLine(t *testing.T, lines <-chan string, substr string, timeout time.
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("dataeco ended before printing %q", substr)
+				t.Fatalf("no more output before %q", substr)
 			}
 			if strings.Contains(l, substr) {
 				return
