@@ -26,6 +26,8 @@ cleanup() {
   [ -x "$work/dataeco" ] && "$work/dataeco" uninstall --purge --yes --dir "$work/install" >/dev/null 2>&1
   [ -x "$work/compose" ] && (cd "$work/plain" 2>/dev/null && "$work/compose" -p dataeco-bench-compose down -v >/dev/null 2>&1)
   [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
+  # The stand-in images under this run's registry, so the bench leaves the engine as it was.
+  [ -n "${registry:-}" ] && docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$registry/" | xargs -r docker image rm -f >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
