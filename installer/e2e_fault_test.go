@@ -32,7 +32,9 @@ func startSlowRegistry(t *testing.T, upstream string) *slowRegistry {
 	s := &slowRegistry{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(resp *http.Response) error {
-		if s.throttle.Load() && strings.Contains(resp.Request.URL.Path, "/blobs/") {
+		// Only layers: the image check's registry look-ups fetch small config blobs, and
+		// those must stay quick or the install never gets as far as pulling.
+		if s.throttle.Load() && strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.ContentLength > 64<<10 {
 			resp.Body = &slowBody{r: resp.Body}
 		}
 		return nil
@@ -167,7 +169,12 @@ func TestIntegrationInterrupt(t *testing.T) {
 
 	slow.throttle.Store(true)
 	cmd, lines, stderr := startDataeco(t, args...)
-	waitForLine(t, lines, "Pulling images", time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("first run's stderr:\n%s", stderr.String())
+		}
+	})
+	waitForLine(t, lines, "Pulling images", 3*time.Minute)
 	time.Sleep(500 * time.Millisecond)
 	code, took := interruptAndWait(t, cmd)
 	t.Logf("interrupted during pulls: exit %d after %s\n%s", code, took, stderr.String())
