@@ -261,12 +261,12 @@ func smokeSpark(ctx context.Context, env *Env) Result {
 			}
 		}
 		if !running {
-			return Result{Status: Fail, Message: fmt.Sprintf("%d workers ALIVE, but the streaming job %s is not RUNNING", alive, t.SparkApp),
+			return Result{Status: Fail, Message: fmt.Sprintf("%s ALIVE, but the streaming job %s is not RUNNING", plural(alive, "worker"), t.SparkApp),
 				Fix: "see `dataeco logs spark-stream`"}
 		}
-		return Result{Status: Pass, Message: fmt.Sprintf("%d workers ALIVE with %d cores and %d MiB each; %s RUNNING", alive, t.SparkWorkerCores, t.SparkWorkerMemMiB, t.SparkApp)}
+		return Result{Status: Pass, Message: fmt.Sprintf("%s ALIVE with %d cores and %d MiB each; %s RUNNING", plural(alive, "worker"), t.SparkWorkerCores, t.SparkWorkerMemMiB, t.SparkApp)}
 	}
-	return Result{Status: Pass, Message: fmt.Sprintf("%d workers ALIVE with %d cores and %d MiB each", alive, t.SparkWorkerCores, t.SparkWorkerMemMiB)}
+	return Result{Status: Pass, Message: fmt.Sprintf("%s ALIVE with %d cores and %d MiB each", plural(alive, "worker"), t.SparkWorkerCores, t.SparkWorkerMemMiB)}
 }
 
 func smokeAirflow(ctx context.Context, env *Env) Result {
@@ -382,6 +382,13 @@ func smokePipeline(ctx context.Context, env *Env) Result {
 		hop, fix = "not consumed: "+r.Message, "see `dataeco logs spark-stream spark-master`"
 	}
 	return Result{Status: Fail, Message: fmt.Sprintf("produced to %s, but no row in %s.%s after %s; %s", t.Topic, t.Keyspace, t.Table, t.PipelineTimeout, hop), Fix: fix}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func newUUID() string {

@@ -23,7 +23,7 @@ import (
 // realServers reads the env file testdata/realstack writes when it has started real Kafka
 // 3.9 and Cassandra 5.0 (with PasswordAuthenticator) as local processes. .ci/test starts
 // them and points DATAECO_REALSTACK_ENV at the file; under CI=true a missing file fails.
-func realServers(t *testing.T) map[string]string {
+func realServers(t testing.TB) map[string]string {
 	t.Helper()
 	path := os.Getenv("DATAECO_REALSTACK_ENV")
 	if path == "" {
@@ -55,12 +55,15 @@ func TestSmokeOnRealServers(t *testing.T) {
 	srv := realServers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	// The stack's streaming job reads users_created; a topic of this test's own is one nothing
+	// consumes, so a cut pipeline stays cut.
+	topic := "smoke_cut_" + newUUID()[:8]
 	target := func() *SmokeTarget {
 		return &SmokeTarget{
 			Kafka:         srv["REALSTACK_KAFKA_BOOTSTRAP"],
 			Cassandra:     srv["REALSTACK_CASSANDRA_HOST"] + ":" + srv["REALSTACK_CASSANDRA_PORT"],
 			CassandraUser: srv["REALSTACK_CASSANDRA_USER"], CassandraPassword: srv["REALSTACK_CASSANDRA_PASSWORD"],
-			Topic: "users_created", Keyspace: "spark_streams", Table: "created_users", PipelineTimeout: 5 * time.Second,
+			Topic: topic, Keyspace: "spark_streams", Table: "created_users", PipelineTimeout: 5 * time.Second,
 		}
 	}
 	preparePipeline(t, ctx, target())

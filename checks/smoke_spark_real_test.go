@@ -2,108 +2,65 @@ package checks
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// TestSmokeOnRealSpark starts a real Spark 3.5.8 standalone master and worker (pyspark's
-// spark-class, as the stack's images run them), submits the pipeline's own streaming job to it
-// the way the spark-stream service does, and runs the Spark and pipeline smoke checks: the
-// job RUNNING on the master, and a marked record going from real Kafka through the real job
-// into real Cassandra.
-func TestSmokeOnRealSpark(t *testing.T) {
-	srv := realServers(t)
-	py := os.Getenv("REALSTACK_PYTHON")
-	if py == "" {
-		t.Fatal("REALSTACK_PYTHON is not set: run under testdata/realstack/with-stack.sh")
-	}
-	out, err := exec.Command(py, "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))").Output()
-	if err != nil {
-		t.Fatalf("finding pyspark: %v", err)
-	}
-	sparkHome := strings.TrimSpace(string(out))
-	cache := filepath.Dir(filepath.Dir(filepath.Dir(py)))
-	realstack, _ := filepath.Abs(filepath.Join("..", "testdata", "realstack"))
-	job, _ := filepath.Abs(filepath.Join("..", "embedded", "pipeline", "spark", "stream_users.py"))
-	pkgs, err := os.ReadFile(filepath.Join(realstack, "spark-packages.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	port := func() int {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	rpc, ui := port(), port()
-	master := fmt.Sprintf("spark://127.0.0.1:%d", rpc)
-	env := append(os.Environ(), "SPARK_HOME="+sparkHome, "SPARK_LOCAL_IP=127.0.0.1", "PYSPARK_PYTHON="+py,
-		"PYSPARK_DRIVER_PYTHON="+py, "SPARK_WORKER_DIR="+filepath.Join(tmp, "work"))
-	start := func(name string, args ...string) {
-		log, _ := os.Create(filepath.Join(tmp, name+".log"))
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", name, err)
+// realTarget is the smoke target for the whole real stack testdata/realstack started: Kafka,
+// Cassandra, the Spark master with one worker running the pipeline's own streaming job, and
+// Airflow with the pipeline's DAG.
+func realTarget(t testing.TB, srv map[string]string) *SmokeTarget {
+	t.Helper()
+	for _, k := range []string{"REALSTACK_KAFKA_BOOTSTRAP", "REALSTACK_CASSANDRA_PORT", "REALSTACK_SPARK_UI", "REALSTACK_AIRFLOW_URL"} {
+		if srv[k] == "" {
+			t.Fatalf("%s is not in the real stack's env file: is testdata/realstack/stack.py up to date?", k)
 		}
-		t.Cleanup(func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			_ = cmd.Wait()
-			if t.Failed() {
-				b, _ := os.ReadFile(filepath.Join(tmp, name+".log"))
-				t.Logf("%s log (tail):\n%s", name, tail(string(b), 3000))
-			}
-		})
 	}
-	class := filepath.Join(sparkHome, "bin", "spark-class")
-	start("master", class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", fmt.Sprint(rpc), "--webui-port", fmt.Sprint(ui))
-	start("worker", class, "org.apache.spark.deploy.worker.Worker", "--cores", "2", "--memory", "1g", "--webui-port", fmt.Sprint(port()), master)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	target := &SmokeTarget{
+	cores, _ := strconv.Atoi(srv["REALSTACK_SPARK_WORKER_CORES"])
+	mem, _ := strconv.Atoi(srv["REALSTACK_SPARK_WORKER_MEMORY_MIB"])
+	return &SmokeTarget{
 		Kafka:         srv["REALSTACK_KAFKA_BOOTSTRAP"],
 		Cassandra:     srv["REALSTACK_CASSANDRA_HOST"] + ":" + srv["REALSTACK_CASSANDRA_PORT"],
 		CassandraUser: srv["REALSTACK_CASSANDRA_USER"], CassandraPassword: srv["REALSTACK_CASSANDRA_PASSWORD"],
-		SparkMasterURL: fmt.Sprintf("http://127.0.0.1:%d", ui), SparkWorkers: 1, SparkWorkerCores: 2, SparkWorkerMemMiB: 1024,
+		SparkMasterURL: srv["REALSTACK_SPARK_UI"], SparkWorkers: 1, SparkWorkerCores: cores, SparkWorkerMemMiB: mem,
+		SparkApp:   srv["REALSTACK_SPARK_APP"],
+		AirflowURL: srv["REALSTACK_AIRFLOW_URL"], AirflowUser: srv["REALSTACK_AIRFLOW_USER"], AirflowPassword: srv["REALSTACK_AIRFLOW_PASSWORD"],
 		Topic: "users_created", Keyspace: "spark_streams", Table: "created_users", PipelineTimeout: 3 * time.Minute,
 	}
-	waitFor(t, ctx, "the worker to register", func() bool { return smokeSpark(ctx, &Env{Smoke: target}).Status == Pass })
+}
 
-	// Without the job the pipeline check blames the right hop.
-	target.SparkApp = "dataeco-stream-users"
-	if r := smokeSpark(ctx, &Env{Smoke: target}); r.Status != Fail || !strings.Contains(r.Message, "not RUNNING") {
-		t.Errorf("spark without the job: %s %q", r.Status, r.Message)
+// TestSmokeOnRealSpark runs the Spark and pipeline smoke checks against a real Spark 3.5.8
+// standalone master and worker (pyspark's spark-class, as the stack's images run them) with
+// the pipeline's own streaming job submitted the way the spark-stream service does: the job
+// RUNNING on the master, and a marked record going from real Kafka through the real job into
+// real Cassandra.
+func TestSmokeOnRealSpark(t *testing.T) {
+	target := realTarget(t, realServers(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	if r := smokeSpark(ctx, &Env{Smoke: target}); r.Status != Pass {
+		t.Fatalf("spark with its worker and the job: %s %q", r.Status, r.Message)
 	}
-	wrong := *target
-	wrong.SparkWorkers = 2
-	if r := smokeSpark(ctx, &Env{Smoke: &wrong}); r.Status != Fail || !strings.Contains(r.Message, "1 of 2 workers") {
-		t.Errorf("spark with a worker missing: %s %q", r.Status, r.Message)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*SmokeTarget)
+		has    string
+	}{
+		{"the job is not running", func(t *SmokeTarget) { t.SparkApp = "dataeco-no-such-job" }, "dataeco-no-such-job is not RUNNING"},
+		{"a worker is missing", func(t *SmokeTarget) { t.SparkWorkers = 2 }, "1 of 2 workers"},
+		{"workers smaller than configured", func(t *SmokeTarget) { t.SparkWorkerCores = 64 }, "cores"},
+		{"the master is down", func(t *SmokeTarget) { t.SparkMasterURL = "http://127.0.0.1:1" }, "127.0.0.1:1"},
+	} {
+		wrong := *target
+		tc.mutate(&wrong)
+		if r := smokeSpark(ctx, &Env{Smoke: &wrong}); r.Status != Fail || !strings.Contains(r.Message, tc.has) || r.Fix == "" {
+			t.Errorf("spark, %s: %s %q (fix %q), want a failure containing %q", tc.name, r.Status, r.Message, r.Fix, tc.has)
+		}
 	}
-
-	preparePipeline(t, ctx, target)
-
-	// The job, submitted as the spark-stream service submits it.
-	submit := filepath.Join(filepath.Dir(py), "spark-submit")
-	env = append(env, "KAFKA_BOOTSTRAP="+target.Kafka, "KAFKA_TOPIC="+target.Topic,
-		"CASSANDRA_HOST="+srv["REALSTACK_CASSANDRA_HOST"], "CASSANDRA_PORT="+srv["REALSTACK_CASSANDRA_PORT"],
-		"CASSANDRA_USER="+target.CassandraUser, "CASSANDRA_PASSWORD="+target.CassandraPassword,
-		"CHECKPOINT_DIR="+filepath.Join(tmp, "checkpoint"), "STARTING_OFFSETS=earliest")
-	start("spark-submit", submit, "--master", master, "--name", "dataeco-stream-users",
-		"--packages", strings.Join(strings.Fields(string(pkgs)), ","),
-		"--conf", "spark.jars.ivy="+filepath.Join(cache, "ivy"),
-		"--conf", "spark.jars.ivySettings="+filepath.Join(realstack, "ivysettings.xml"),
-		"--driver-memory", "512m", "--conf", "spark.executor.memory=512m", "--conf", "spark.cores.max=1",
-		"--conf", "spark.ui.enabled=false", job)
-	waitFor(t, ctx, "the streaming job to run", func() bool { return smokeSpark(ctx, &Env{Smoke: target}).Status == Pass })
 
 	r := smokePipeline(ctx, &Env{Smoke: target})
 	if r.Status != Pass {
@@ -128,4 +85,28 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// BenchmarkRealPipelineLatency measures the pipeline smoke check's end-to-end latency on the
+// real stack (a marked user produced → its row read back), one sample per iteration:
+//
+//	testdata/realstack/with-stack.sh go test -run '^$' -bench RealPipelineLatency -benchtime 10x ./checks
+//
+// It prints the median and the spread; the figures are in docs/performance.md.
+func BenchmarkRealPipelineLatency(b *testing.B) {
+	target := realTarget(b, realServers(b))
+	ctx := context.Background()
+	var samples []float64
+	for b.Loop() {
+		r := smokePipeline(ctx, &Env{Smoke: target})
+		if r.Status != Pass {
+			b.Fatalf("%s %q", r.Status, r.Message)
+		}
+		ms, _ := strconv.ParseFloat(r.Details["latency_ms"], 64)
+		samples = append(samples, ms)
+	}
+	slices.Sort(samples)
+	b.ReportMetric(samples[len(samples)/2], "median-ms")
+	b.ReportMetric(samples[0], "min-ms")
+	b.ReportMetric(samples[len(samples)-1], "max-ms")
 }

@@ -22,6 +22,8 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
+# Airflow's metadata database, as in the stack (initdb and postgres, run by stack.py).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) != 0 ]]; then
     say "missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]})"
@@ -39,7 +41,7 @@ fi
 # Python: one venv per requirements file, rebuilt from pip's cache when the pins change.
 py_hash=$(hash_of "$here/requirements.txt" <(python3 --version))
 if ! fresh venv "$py_hash" || [[ ! -x "$cache/venv/bin/python" ]]; then
-  say "creating the Python venv (pyspark, apache-airflow, confluent-kafka, cassandra-driver, pytest)"
+  say "creating the Python venv (pyspark, apache-airflow with FAB and PostgreSQL, confluent-kafka, cassandra-driver, pytest)"
   rm -rf "$cache/venv"
   python3 -m venv "$cache/venv"
   "$cache/venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"

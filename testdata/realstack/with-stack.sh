@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command while the real servers are up: setup.sh, stack.py start, the command, and
 # stack.py stop however it ends. Exits with the command's code. The command sees
-# DATAECO_REALSTACK_ENV (the env file stack.py wrote: REALSTACK_KAFKA_BOOTSTRAP,
-# REALSTACK_CASSANDRA_HOST/_PORT/_USER/_PASSWORD) and REALSTACK_PYTHON (the venv's Python,
+# DATAECO_REALSTACK_ENV (the env file stack.py wrote: REALSTACK_KAFKA_*, _CASSANDRA_*,
+# _SPARK_*, _AIRFLOW_*; see README.md) and REALSTACK_PYTHON (the venv's Python,
 # with pytest, pyspark, Airflow and the clients). Lets other suites share one start:
 #   testdata/realstack/with-stack.sh sh -c 'go test ./... && testdata/realstack/ci.sh --no-stack'
 set -euo pipefail
