@@ -2,6 +2,7 @@ package installer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"text/template"
@@ -94,6 +95,16 @@ func renderTemplate(source string, a *Answers, version string) ([]byte, error) {
 	funcs := template.FuncMap{
 		"image": func(ref string) string { return RewriteImage(a.Registry, ref) },
 		"mem":   func(s Size) string { return s.String() },
+		// The digest of a pipeline file a one-shot job reads, as a label: the file is
+		// mounted, so without it a changed file would not change the job's definition and
+		// Compose would not run the job again.
+		"assetDigest": func(name string) (string, error) {
+			b, err := pipeline.Files.ReadFile(name)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("sha256:%x", sha256.Sum256(b)), nil
+		},
 	}
 	tmpl, err := template.New("compose").Funcs(funcs).Option("missingkey=error").Parse(source)
 	if err != nil {

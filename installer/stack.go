@@ -61,6 +61,17 @@ func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
 // each against its own timeout. Unchanged containers are kept as they are: Compose compares
 // each service's config hash, so a re-run with the same answers recreates nothing.
 func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration) error {
+	settled, err := s.settledJobs(ctx, p)
+	if err != nil {
+		if lost := s.engineLost(ctx, "starting services", err); lost != nil {
+			return lost
+		}
+		return fmt.Errorf("listing the stack's containers: %w", err)
+	}
+	if len(settled) > 0 {
+		p = withoutJobs(p, settled)
+		s.ui.line("Already done, not run again: " + strings.Join(settled, ", "))
+	}
 	upCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	upErr := make(chan error, 1)
@@ -72,7 +83,7 @@ func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration)
 	}()
 	w := newWaiter(s.Docker.API, p, s.ui, timeout)
 	w.watchOOM(upCtx)
-	err := w.wait(ctx, upErr)
+	err = w.wait(ctx, upErr)
 	cancel()
 	if err != nil && ctx.Err() == nil {
 		if _, failed := asServiceFailure(err); !failed {
