@@ -277,6 +277,11 @@ func checkPorts(ctx context.Context, env *Env) Result {
 		}
 	}
 	var conflicts, fixes, own []string
+	var staleProxy, otherOwner bool
+	taken := map[int]bool{}
+	for _, p := range env.Plan.Ports {
+		taken[p.Port] = true
+	}
 	for _, p := range env.Plan.Ports {
 		addr := net.JoinHostPort(strings.Trim(p.HostIP, "[]"), fmt.Sprint(p.Port))
 		l, err := env.Listen("tcp", addr)
@@ -285,7 +290,7 @@ func checkPorts(ctx context.Context, env *Env) Result {
 			continue
 		}
 		owner := ""
-		mine := false
+		mine, stale := false, false
 		for _, c := range containers {
 			if containerHoldsPort(c.summary, p.Port) {
 				if c.project == env.Plan.Project {
@@ -302,6 +307,12 @@ func checkPorts(ctx context.Context, env *Env) Result {
 		if owner == "" && env.PortOwner != nil {
 			if proc, ok := env.PortOwner(p.Port); ok {
 				owner = fmt.Sprintf("process %s (PID %d)", proc.Name, proc.PID)
+				// The engine's proxy with no running container behind it: Docker keeps
+				// such ports after it was killed in the middle of a start, until it restarts.
+				if proc.Name == "docker-proxy" {
+					owner = fmt.Sprintf("Docker's own port proxy (PID %d) for a container that no longer runs", proc.PID)
+					stale = true
+				}
 			}
 		}
 		if owner == "" {
@@ -311,20 +322,59 @@ func checkPorts(ctx context.Context, env *Env) Result {
 			}
 		}
 		conflicts = append(conflicts, fmt.Sprintf("%d (%s) is taken by %s", p.Port, p.Service, owner))
-		fixes = append(fixes, fmt.Sprintf("--%s %d", p.Flag, p.Port+10000))
+		if stale {
+			staleProxy = true
+		} else {
+			otherOwner = true
+		}
+		alt := suggestPort(env, p, taken)
+		taken[alt] = true
+		fixes = append(fixes, fmt.Sprintf("--%s %d", p.Flag, alt))
 	}
 	r := Result{Details: map[string]string{"checked": fmt.Sprint(len(env.Plan.Ports))}}
 	switch {
 	case len(conflicts) > 0:
 		r.Status = Fail
 		r.Message = "port " + strings.Join(conflicts, "; port ")
-		r.Fix = "stop what holds the port, or move dataeco's: `dataeco install " + strings.Join(fixes, " ") + "`"
+		var first []string
+		if staleProxy {
+			first = append(first, "restart Docker to free the ports its proxy still holds (`sudo systemctl restart docker`, or restart Docker Desktop)")
+		}
+		if otherOwner {
+			first = append(first, "stop what holds the port")
+		}
+		r.Fix = strings.Join(first, "; ") + ", or move dataeco's: `dataeco install " + strings.Join(fixes, " ") + "`"
 	case len(own) > 0:
 		r.Status, r.Message = Pass, fmt.Sprintf("%d ports free or held by this install's own containers (%s)", len(env.Plan.Ports), strings.Join(own, ", "))
 	default:
 		r.Status, r.Message = Pass, fmt.Sprintf("all %d ports are free", len(env.Plan.Ports))
 	}
 	return r
+}
+
+// suggestPort finds a port to move p to: a valid port number, not planned for anything else,
+// free right now if one of the first few candidates is.
+func suggestPort(env *Env, p PortNeed, taken map[int]bool) int {
+	candidates := []int{p.Port + 10000, p.Port + 1000, p.Port - 10000}
+	for c := p.Port + 1; len(candidates) < 40; c++ {
+		candidates = append(candidates, c)
+	}
+	var valid []int
+	for _, c := range candidates {
+		if c >= 1024 && c <= 65535 && !taken[c] {
+			valid = append(valid, c)
+		}
+	}
+	for _, c := range valid {
+		if l, err := env.Listen("tcp", net.JoinHostPort(strings.Trim(p.HostIP, "[]"), fmt.Sprint(c))); err == nil {
+			l.Close()
+			return c
+		}
+	}
+	if len(valid) > 0 {
+		return valid[0]
+	}
+	return 1024 + p.Port%(65535-1024)
 }
 
 type containerOwner struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -142,6 +143,23 @@ func TestPrerequisiteChecks(t *testing.T) {
 			e.Listen = inUse
 			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 42, Name: "java"}, true }
 		}, Fail, "port 9092 (broker) is taken by process java (PID 42)", "--kafka-port 19092"},
+		{"stale docker-proxy: restart Docker", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 7, Name: "docker-proxy"}, true }
+		}, Fail, "taken by Docker's own port proxy (PID 7) for a container that no longer runs", "restart Docker to free the ports its proxy still holds (`sudo systemctl restart docker`, or restart Docker Desktop), or move dataeco's: `dataeco install --kafka-port 19092`"},
+		{"suggested port stays a port", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.Plan.Ports = []PortNeed{{Service: "cassandra", HostIP: "127.0.0.1", Port: 61410, Flag: "cassandra-port"}}
+		}, Fail, "port 61410 (cassandra) is taken", "--cassandra-port 62410"},
+		{"suggested port is free and not planned", checkPorts, func(e *Env) {
+			e.Listen = func(_, addr string) (net.Listener, error) {
+				if strings.HasSuffix(addr, ":9092") || strings.HasSuffix(addr, ":19092") || strings.HasSuffix(addr, ":10092") {
+					return nil, syscall.EADDRINUSE
+				}
+				return fakeListener{}, nil
+			}
+			e.Plan.Ports = append(e.Plan.Ports, PortNeed{Service: "broker", HostIP: "127.0.0.1", Port: 9093, Flag: "kafka-jmx-port"})
+		}, Fail, "port 9092 (broker) is taken by another program", "stop what holds the port, or move dataeco's: `dataeco install --kafka-port 9094`"},
 		{"port held by another container", checkPorts, func(e *Env) {
 			e.Listen = inUse
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},
