@@ -90,34 +90,9 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 
 	// 2. status --json lists every service; long-running ones healthy, one-shot jobs done.
 	r = runCLI(t, ctx, "status", "--json", "--dir", dir)
-	mustSucceed(t, r, "status")
-	var st struct {
-		Project  string          `json:"project"`
-		Services []ServiceStatus `json:"services"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		t.Fatalf("status --json is not JSON: %v\n%s", err, r.stdout)
-	}
-	want := []string{"zookeeper", "broker", "kafka-init", "schema-registry", "control-center", "postgres", "airflow-init",
+	assertStackHealthy(t, r, []string{"zookeeper", "broker", "kafka-init", "schema-registry", "control-center", "postgres", "airflow-init",
 		"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "spark-master", "spark-worker-1",
-		"spark-worker-2", "cassandra", "cassandra-init", "spark-stream"}
-	got := map[string]ServiceStatus{}
-	for _, s := range st.Services {
-		got[s.Service] = s
-	}
-	for _, name := range want {
-		s, ok := got[name]
-		switch {
-		case !ok:
-			t.Errorf("status lacks %s", name)
-		case strings.HasSuffix(name, "-init"):
-			if s.State != "exited" || !strings.Contains(s.Status, "(0)") {
-				t.Errorf("%s: state %s status %q, want exited (0)", name, s.State, s.Status)
-			}
-		case s.State != "running" || s.Health != "healthy":
-			t.Errorf("%s: state %s health %s, want running healthy", name, s.State, s.Health)
-		}
-	}
+		"spark-worker-2", "cassandra", "cassandra-init", "spark-stream"})
 
 	// The smoke checks that the stand-ins can answer for real: a Kafka round trip (the broker
 	// stand-in speaks the Kafka protocol), a schema stored and read back, the Control Center

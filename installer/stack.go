@@ -61,6 +61,22 @@ func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
 // each against its own timeout. Unchanged containers are kept as they are: Compose compares
 // each service's config hash, so a re-run with the same answers recreates nothing.
 func (s *Stack) Up(ctx context.Context, p *types.Project, timeout time.Duration) error {
+	err := s.up(ctx, p, timeout)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// Containers the engine can no longer start (see removeWedged) go whatever failed; one
+	// more attempt only when they were the failure.
+	wedged, rerr := s.removeWedged(ctx, p.Name)
+	if rerr != nil || len(wedged) == 0 || !failedForWedged(err, wedged) {
+		return err
+	}
+	s.ui.line("Recreating " + strings.Join(wedged, ", ") + ": the Docker engine, stopped in the middle of a start, can no longer start the old container (data volumes are kept)")
+	return s.up(ctx, p, timeout)
+}
+
+// up is one attempt at Up.
+func (s *Stack) up(ctx context.Context, p *types.Project, timeout time.Duration) error {
 	settled, err := s.settledJobs(ctx, p)
 	if err != nil {
 		if lost := s.engineLost(ctx, "starting services", err); lost != nil {
