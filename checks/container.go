@@ -30,7 +30,11 @@ type Diagnosis struct {
 	MemLimit      int64    `json:"mem_limit_bytes,omitempty"`
 	HealthOutput  string   `json:"health_output,omitempty"`
 	LogTail       []string `json:"log_tail,omitempty"`
-	Error         string   `json:"error,omitempty"`
+	// EngineError is the engine's own reason the container could not be started (a port
+	// already allocated, a mount that failed, a task left behind by a crash): the container
+	// never ran, so its logs are empty and this is all there is.
+	EngineError string `json:"engine_error,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // LogLines is how many log lines a diagnosis keeps.
@@ -50,6 +54,9 @@ func DiagnoseContainer(ctx context.Context, api ContainerAPI, id string) (*Diagn
 	if st := c.State; st != nil {
 		d.State = string(st.Status)
 		d.ExitCode = st.ExitCode
+		if !st.Running {
+			d.EngineError = st.Error
+		}
 		d.OOMKilled = st.OOMKilled
 		if st.Health != nil {
 			d.Health = string(st.Health.Status)
@@ -96,6 +103,10 @@ func demuxLines(raw []byte) []string {
 // Explain says in plain words what the state means, for the top of a failure report.
 func (d *Diagnosis) Explain() string {
 	switch {
+	case d.Wedged():
+		return "the Docker engine was stopped in the middle of starting it and cannot start it again: `dataeco install` recreates it (data volumes are kept)"
+	case d.EngineError != "":
+		return "the Docker engine could not start it: " + d.EngineError
 	case d.OOMKilled || d.ExitCode == 137 && d.MemLimit > 0:
 		return fmt.Sprintf("it was killed for running out of memory (limit %d MiB): give it more with the heap/memory flags, or give Docker more memory", d.MemLimit>>20)
 	case d.RestartCount >= 2 || d.State == "restarting":
@@ -106,6 +117,13 @@ func (d *Diagnosis) Explain() string {
 		return fmt.Sprintf("it exited with code %d", d.ExitCode)
 	}
 	return ""
+}
+
+// Wedged tells a container whose start the engine refuses for good after it was killed in
+// the middle of one ("task ID: already exists", Engine 20.10). install removes and recreates
+// such containers.
+func (d *Diagnosis) Wedged() bool {
+	return strings.Contains(d.EngineError, "task ") && strings.Contains(d.EngineError, "already exists")
 }
 
 // DemuxAll splits a multiplexed log stream into all of its lines.

@@ -119,6 +119,9 @@ func TestDiagnosisExplain(t *testing.T) {
 		{Diagnosis{RestartCount: 5, ExitCode: 3}, "keeps crashing"},
 		{Diagnosis{Health: "unhealthy", State: "running"}, "healthcheck keeps failing"},
 		{Diagnosis{State: "exited", ExitCode: 2}, "exited with code 2"},
+		{Diagnosis{State: "created", EngineError: "driver failed programming external connectivity: Bind for 127.0.0.1:9092 failed: port is already allocated"},
+			"the Docker engine could not start it: driver failed programming external connectivity"},
+		{Diagnosis{State: "exited", EngineError: "task 5f2c: already exists"}, "`dataeco install` recreates it"},
 	} {
 		if got := tt.d.Explain(); !strings.Contains(got, tt.want) {
 			t.Errorf("Explain(%+v) = %q, want %q", tt.d, got, tt.want)

@@ -103,6 +103,9 @@ func checkContainers(ctx context.Context, env *Env) Result {
 		}
 		d.Service = svc.Name
 		switch {
+		case d.EngineError != "":
+			bad = append(bad, svc.Name+": "+d.Explain())
+			diags = append(diags, d)
 		case svc.OneShot && d.State == "exited" && d.ExitCode == 0:
 			healthy++
 		case svc.OneShot && d.State == "exited":

@@ -786,6 +786,15 @@ func TestIntegrationDaemonKilled(t *testing.T) {
 	slow.throttle.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+
+	// Anything that tries to start it now (a restart policy, `docker start`) fails, and
+	// doctor says what that means and what to type.
+	d.startContainerOf(t, project, wedged)
+	doc := d.dataeco(t, ctx, "doctor", "--dir", dir, "--check", "containers")
+	if want := wedged + ": the Docker engine was stopped in the middle of starting it and cannot start it again: `dataeco install` recreates it"; !strings.Contains(doc.stdout, want) {
+		t.Errorf("doctor does not explain the wedged %s (want %q):\n%s%s", wedged, want, doc.stdout, doc.stderr)
+	}
+
 	r := d.dataeco(t, ctx, args...)
 	mustSucceed(t, r, "install once the daemon is back")
 	if !strings.Contains(r.stderr, "Recreating "+wedged+":") {
@@ -872,6 +881,26 @@ func (d *privateDaemon) wedged(t *testing.T, project, service string) bool {
 	}
 	t.Logf("after the restart, the container of %s is %s to dockerd, and its containerd shim is %v (pid %d)", service, ct.State, shim != 0, shim)
 	return ct.State != "running" && shim != 0
+}
+
+// startContainerOf asks the engine to start service's container, as a restart policy or
+// `docker start` would, and expects the refusal a wedged container gets.
+func (d *privateDaemon) startContainerOf(t *testing.T, project, service string) {
+	t.Helper()
+	c, err := d.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: projectFilter(project).Add("label", api.ServiceLabel+"="+service)})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("the container of %s: %v", service, err)
+	}
+	_, err = c.ContainerStart(context.Background(), list.Items[0].ID, client.ContainerStartOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("starting the wedged %s: %v, want the engine's \"already exists\"", service, err)
+	}
 }
 
 // releaseLeakedPorts restarts the daemon once more if it holds published ports for no
