@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v5/pkg/api"
@@ -53,7 +54,10 @@ func (s *Stack) settledJobs(ctx context.Context, p *types.Project) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		if st := ins.Container.State; st != nil && st.ExitCode == 0 && !st.OOMKilled {
+		// Ran, finished, exit 0: a job the engine created but never ran (a crash in between)
+		// has no start time, and one it could not start carries the engine's error.
+		if st := ins.Container.State; st != nil && st.ExitCode == 0 && !st.OOMKilled && st.Error == "" &&
+			st.StartedAt != "" && !strings.HasPrefix(st.StartedAt, "0001-") {
 			settled = append(settled, name)
 		}
 	}
