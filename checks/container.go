@@ -120,10 +120,14 @@ func (d *Diagnosis) Explain() string {
 }
 
 // Wedged tells a container whose start the engine refuses for good after it was killed in
-// the middle of one ("task ID: already exists", Engine 20.10). install removes and recreates
-// such containers.
-func (d *Diagnosis) Wedged() bool {
-	return strings.Contains(d.EngineError, "task ") && strings.Contains(d.EngineError, "already exists")
+// the middle of one. install removes and recreates such containers.
+func (d *Diagnosis) Wedged() bool { return EngineWedged(d.EngineError) }
+
+// EngineWedged reads a container's last start error (its State.Error): Engine 20.10 killed
+// while starting the container comes back with its containerd task still there, and every
+// later start fails with "task ID: already exists".
+func EngineWedged(engineError string) bool {
+	return strings.Contains(engineError, "task ") && strings.Contains(engineError, "already exists")
 }
 
 // DemuxAll splits a multiplexed log stream into all of its lines.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -698,17 +699,7 @@ func (d *privateDaemon) assertLocalPorts(t *testing.T, project string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{Filters: projectFilter(project)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ct := range list.Items {
-		for _, p := range ct.Ports {
-			if p.PublicPort != 0 && p.IP.String() != "127.0.0.1" {
-				t.Errorf("%s publishes %d on %s, want 127.0.0.1", ct.Names[0], p.PublicPort, p.IP)
-			}
-		}
-	}
+	assertLoopbackPorts(t, context.Background(), c, project)
 }
 
 // TestIntegrationDaemonKilled: dockerd killed with SIGKILL during pulls and during starts.
@@ -867,12 +858,7 @@ func (d *privateDaemon) wedged(t *testing.T, project, service string) bool {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-		Filters: projectFilter(project).Add("label", api.ServiceLabel+"="+service)})
-	if err != nil || len(list.Items) != 1 {
-		t.Fatalf("the container of %s: %v (%d found)", service, err, len(list.Items))
-	}
-	ct := list.Items[0]
+	ct := containerOf(t, c, project, service)
 	shim := 0
 	for _, p := range d.processes() {
 		if strings.Contains(p.args, "containerd-shim") && strings.Contains(p.args, ct.ID) {
@@ -881,6 +867,17 @@ func (d *privateDaemon) wedged(t *testing.T, project, service string) bool {
 	}
 	t.Logf("after the restart, the container of %s is %s to dockerd, and its containerd shim is %v (pid %d)", service, ct.State, shim != 0, shim)
 	return ct.State != "running" && shim != 0
+}
+
+// containerOf is the one container of service in project, running or not.
+func containerOf(t *testing.T, c client.APIClient, project, service string) container.Summary {
+	t.Helper()
+	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: projectFilter(project).Add("label", api.ServiceLabel+"="+service)})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("the container of %s: %v (%d found)", service, err, len(list.Items))
+	}
+	return list.Items[0]
 }
 
 // startContainerOf asks the engine to start service's container, as a restart policy or
@@ -892,12 +889,7 @@ func (d *privateDaemon) startContainerOf(t *testing.T, project, service string) 
 		t.Fatal(err)
 	}
 	defer c.Close()
-	list, err := c.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-		Filters: projectFilter(project).Add("label", api.ServiceLabel+"="+service)})
-	if err != nil || len(list.Items) != 1 {
-		t.Fatalf("the container of %s: %v", service, err)
-	}
-	_, err = c.ContainerStart(context.Background(), list.Items[0].ID, client.ContainerStartOptions{})
+	_, err = c.ContainerStart(context.Background(), containerOf(t, c, project, service).ID, client.ContainerStartOptions{})
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("starting the wedged %s: %v, want the engine's \"already exists\"", service, err)
 	}

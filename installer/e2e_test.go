@@ -117,17 +117,7 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	}
 
 	// Published ports listen on 127.0.0.1 only.
-	list, err := c.ContainerList(ctx, client.ContainerListOptions{Filters: projectFilter(project)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ct := range list.Items {
-		for _, p := range ct.Ports {
-			if p.PublicPort != 0 && p.IP.String() != "127.0.0.1" {
-				t.Errorf("%s publishes %d on %s, want 127.0.0.1", ct.Names[0], p.PublicPort, p.IP)
-			}
-		}
-	}
+	assertLoopbackPorts(t, ctx, c, project)
 
 	// The install dir holds private credentials and a compose file without them.
 	if fi, err := os.Stat(filepath.Join(dir, ".env")); err != nil || fi.Mode().Perm() != 0o600 {
@@ -351,5 +341,22 @@ func assertBundleRedacted(t *testing.T, path string, secrets []string, want []st
 	}
 	if redactions == 0 {
 		t.Error("bundle shows no redaction although containers carry passwords in their environment")
+	}
+}
+
+// assertLoopbackPorts checks that every port the project's containers publish listens on
+// 127.0.0.1 only.
+func assertLoopbackPorts(t *testing.T, ctx context.Context, c client.APIClient, project string) {
+	t.Helper()
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range list.Items {
+		for _, p := range ct.Ports {
+			if p.PublicPort != 0 && p.IP.String() != "127.0.0.1" {
+				t.Errorf("%s publishes %d on %s, want 127.0.0.1", ct.Names[0], p.PublicPort, p.IP)
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/dataeco/dataeco/checks"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
@@ -34,7 +35,7 @@ func (s *Stack) removeWedged(ctx context.Context, project string) ([]string, err
 			return nil, err
 		}
 		st := ins.Container.State
-		if st == nil || st.Running || !strings.Contains(st.Error, "task "+c.ID) || !strings.Contains(st.Error, "already exists") {
+		if st == nil || st.Running || !checks.EngineWedged(st.Error) {
 			continue
 		}
 		// Anonymous volumes go with it, as in Down: they hold nothing of the user's.

@@ -24,6 +24,9 @@ ENV_FILE = REALSTACK / "run" / "env"
 # Tests import the DAG helper straight from the tree; leave no .pyc files in it.
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(DAGS))
+sys.path.insert(0, str(REALSTACK))
+
+from stack import cql_statements  # noqa: E402  (one CQL splitter for start-up and tests)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -89,8 +92,3 @@ def cassandra(stack):
     cluster.shutdown()
 
 
-def cql_statements(path: Path) -> list[str]:
-    """Statements of a CQL file, the way cqlsh -f splits them (comments dropped)."""
-    text = "\n".join(line for line in path.read_text().splitlines()
-                     if not line.strip().startswith("--"))
-    return [s.strip() for s in text.split(";") if s.strip()]
