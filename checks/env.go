@@ -60,6 +60,8 @@ type Plan struct {
 type Proc struct {
 	PID  int
 	Name string
+	// Outgoing: the port is the local end of one of the process's connections, not a server.
+	Outgoing bool
 }
 
 // Env is everything the checks read, injected so each check can be table-tested with fakes.
@@ -80,10 +82,12 @@ type Env struct {
 	// Smoke says where the installed stack answers, for the smoke checks.
 	Smoke *SmokeTarget
 
-	Listen     func(network, addr string) (net.Listener, error)
-	PortOwner  func(port int) (Proc, bool)
-	FreeBytes  func(path string) (uint64, error)
-	ImageSizes map[string]int64 // expected download+extract bytes per image repository
+	Listen    func(network, addr string) (net.Listener, error)
+	PortOwner func(port int) (Proc, bool)
+	// EphemeralPorts is the range the system takes outgoing connections' local ports from.
+	EphemeralPorts func() (lo, hi int, ok bool)
+	FreeBytes      func(path string) (uint64, error)
+	ImageSizes     map[string]int64 // expected download+extract bytes per image repository
 }
 
 // containerPorts is a helper for matching containers to a port.

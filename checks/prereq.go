@@ -264,7 +264,9 @@ func imageSize(sizes map[string]int64, ref string) int64 {
 func gb(n int64) string { return fmt.Sprintf("%.1f GB", float64(n)/1e9) }
 
 // checkPorts binds every port the stack publishes. A port held by this project's own
-// containers is not a conflict: install will reuse them.
+// containers is not a conflict: install will reuse them. A free port in the system's range
+// for outgoing connections' local ports is a warning: any connection may take it between
+// this check and the start, or before a later restart, and Docker then cannot publish it.
 func checkPorts(ctx context.Context, env *Env) Result {
 	var containers []containerOwner
 	if env.Engine != nil {
@@ -276,8 +278,9 @@ func checkPorts(ctx context.Context, env *Env) Result {
 			}
 		}
 	}
-	var conflicts, fixes, own []string
-	var staleProxy, otherOwner bool
+	eph := ephemeralRange(env)
+	var conflicts, fixes, own, risky, moves []string
+	var staleProxy, otherOwner, temporary bool
 	taken := map[int]bool{}
 	for _, p := range env.Plan.Ports {
 		taken[p.Port] = true
@@ -287,6 +290,12 @@ func checkPorts(ctx context.Context, env *Env) Result {
 		l, err := env.Listen("tcp", addr)
 		if err == nil {
 			l.Close()
+			if eph.holds(p.Port) {
+				risky = append(risky, fmt.Sprintf("%d (%s)", p.Port, p.Service))
+				alt := suggestPort(env, p, taken, eph)
+				taken[alt] = true
+				moves = append(moves, fmt.Sprintf("--%s %d", p.Flag, alt))
+			}
 			continue
 		}
 		owner := ""
@@ -307,31 +316,43 @@ func checkPorts(ctx context.Context, env *Env) Result {
 		if owner == "" && env.PortOwner != nil {
 			if proc, ok := env.PortOwner(p.Port); ok {
 				owner = fmt.Sprintf("process %s (PID %d)", proc.Name, proc.PID)
+				switch {
 				// The engine's proxy with no running container behind it: Docker keeps
 				// such ports after it was killed in the middle of a start, until it restarts.
-				if proc.Name == "docker-proxy" {
+				case proc.Name == "docker-proxy" && !proc.Outgoing:
 					owner = fmt.Sprintf("Docker's own port proxy (PID %d) for a container that no longer runs", proc.PID)
 					stale = true
+				case proc.Outgoing:
+					owner = fmt.Sprintf("an outgoing connection of %s (PID %d), which the system gave it as a temporary local port", proc.Name, proc.PID)
+					temporary = true
 				}
 			}
 		}
 		if owner == "" {
 			owner = "another program"
-			if errors.Is(err, syscall.EACCES) {
+			switch {
+			case errors.Is(err, syscall.EACCES):
 				owner = "the system (permission denied)"
+			case eph.holds(p.Port):
+				owner = "another program, or an outgoing connection: it lies in " + eph.String() + ", where the system picks connections' temporary local ports"
+				temporary = true
 			}
 		}
 		conflicts = append(conflicts, fmt.Sprintf("%d (%s) is taken by %s", p.Port, p.Service, owner))
-		if stale {
+		switch {
+		case stale:
 			staleProxy = true
-		} else {
+		case !temporary:
 			otherOwner = true
 		}
-		alt := suggestPort(env, p, taken)
+		alt := suggestPort(env, p, taken, eph)
 		taken[alt] = true
 		fixes = append(fixes, fmt.Sprintf("--%s %d", p.Flag, alt))
 	}
 	r := Result{Details: map[string]string{"checked": fmt.Sprint(len(env.Plan.Ports))}}
+	if eph.ok {
+		r.Details["ephemeral_range"] = eph.String()
+	}
 	switch {
 	case len(conflicts) > 0:
 		r.Status = Fail
@@ -343,7 +364,25 @@ func checkPorts(ctx context.Context, env *Env) Result {
 		if otherOwner {
 			first = append(first, "stop what holds the port")
 		}
-		r.Fix = strings.Join(first, "; ") + ", or move dataeco's: `dataeco install " + strings.Join(fixes, " ") + "`"
+		move := "move dataeco's"
+		if temporary {
+			move = "move dataeco's out of the system's temporary range " + eph.String()
+		}
+		if len(first) == 0 {
+			r.Fix = strings.ToUpper(move[:1]) + move[1:] + ": `dataeco install " + strings.Join(fixes, " ") + "`"
+		} else {
+			r.Fix = strings.Join(first, "; ") + ", or " + move + ": `dataeco install " + strings.Join(fixes, " ") + "`"
+		}
+	case len(risky) > 0:
+		r.Status = Warn
+		verb := "lie"
+		if len(risky) == 1 {
+			verb = "lies"
+		}
+		r.Message = fmt.Sprintf("all %d ports are free, but %s %s in %s, where the system picks outgoing connections' temporary local ports: "+
+			"a connection can take one before Docker publishes it, now or at a later start",
+			len(env.Plan.Ports), strings.Join(risky, ", "), verb, eph)
+		r.Fix = "choose ports outside " + eph.String() + ": `dataeco install " + strings.Join(moves, " ") + "`"
 	case len(own) > 0:
 		r.Status, r.Message = Pass, fmt.Sprintf("%d ports free or held by this install's own containers (%s)", len(env.Plan.Ports), strings.Join(own, ", "))
 	default:
@@ -352,16 +391,33 @@ func checkPorts(ctx context.Context, env *Env) Result {
 	return r
 }
 
+// portRange is the system's range for outgoing connections' local ports, if known.
+type portRange struct {
+	lo, hi int
+	ok     bool
+}
+
+func ephemeralRange(env *Env) portRange {
+	if env.EphemeralPorts == nil {
+		return portRange{}
+	}
+	lo, hi, ok := env.EphemeralPorts()
+	return portRange{lo, hi, ok}
+}
+
+func (r portRange) holds(port int) bool { return r.ok && port >= r.lo && port <= r.hi }
+func (r portRange) String() string      { return fmt.Sprintf("%d-%d", r.lo, r.hi) }
+
 // suggestPort finds a port to move p to: a valid port number, not planned for anything else,
-// free right now if one of the first few candidates is.
-func suggestPort(env *Env, p PortNeed, taken map[int]bool) int {
-	candidates := []int{p.Port + 10000, p.Port + 1000, p.Port - 10000}
+// outside the system's temporary range, free right now if one of the first few candidates is.
+func suggestPort(env *Env, p PortNeed, taken map[int]bool, eph portRange) int {
+	candidates := []int{p.Port + 10000, p.Port + 1000, p.Port - 10000, p.Port - 20000, p.Port + 20000, p.Port%10000 + 20000, p.Port%10000 + 10000}
 	for c := p.Port + 1; len(candidates) < 40; c++ {
 		candidates = append(candidates, c)
 	}
 	var valid []int
 	for _, c := range candidates {
-		if c >= 1024 && c <= 65535 && !taken[c] {
+		if c >= 1024 && c <= 65535 && !taken[c] && !eph.holds(c) {
 			valid = append(valid, c)
 		}
 	}

@@ -79,6 +79,8 @@ func testEnv(mutate func(*Env)) *Env {
 	return env
 }
 
+func linuxRange() (int, int, bool) { return 32768, 60999, true }
+
 type fakeListener struct{ net.Listener }
 
 func (fakeListener) Close() error { return nil }
@@ -153,13 +155,35 @@ func TestPrerequisiteChecks(t *testing.T) {
 		}, Fail, "port 61410 (cassandra) is taken", "--cassandra-port 62410"},
 		{"suggested port is free and not planned", checkPorts, func(e *Env) {
 			e.Listen = func(_, addr string) (net.Listener, error) {
-				if strings.HasSuffix(addr, ":9092") || strings.HasSuffix(addr, ":19092") || strings.HasSuffix(addr, ":10092") {
+				if strings.HasSuffix(addr, ":9092") || strings.HasSuffix(addr, ":19092") || strings.HasSuffix(addr, ":10092") || strings.HasSuffix(addr, ":29092") {
 					return nil, syscall.EADDRINUSE
 				}
 				return fakeListener{}, nil
 			}
 			e.Plan.Ports = append(e.Plan.Ports, PortNeed{Service: "broker", HostIP: "127.0.0.1", Port: 9093, Flag: "kafka-jmx-port"})
 		}, Fail, "port 9092 (broker) is taken by another program", "stop what holds the port, or move dataeco's: `dataeco install --kafka-port 9094`"},
+		{"free port in the temporary range warns", checkPorts, func(e *Env) {
+			e.EphemeralPorts = linuxRange
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 39092, Flag: "kafka-port"}}
+		}, Warn, "39092 (broker) lies in 32768-60999", "choose ports outside 32768-60999: `dataeco install --kafka-port 29092`"},
+		{"default ports are outside the temporary range", checkPorts, func(e *Env) { e.EphemeralPorts = linuxRange }, Pass, "all 1 ports are free", ""},
+		{"port held by an outgoing connection", checkPorts, func(e *Env) {
+			e.EphemeralPorts = linuxRange
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 42, Name: "java", Outgoing: true}, true }
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 39092, Flag: "kafka-port"}}
+		}, Fail, "taken by an outgoing connection of java (PID 42), which the system gave it as a temporary local port",
+			"Move dataeco's out of the system's temporary range 32768-60999: `dataeco install --kafka-port 29092`"},
+		{"unknown holder in the temporary range", checkPorts, func(e *Env) {
+			e.EphemeralPorts = linuxRange
+			e.Listen = inUse
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 39092, Flag: "kafka-port"}}
+		}, Fail, "or an outgoing connection: it lies in 32768-60999", "--kafka-port 29092"},
+		{"suggestions avoid the temporary range", checkPorts, func(e *Env) {
+			e.EphemeralPorts = func() (int, int, bool) { return 10000, 60999, true }
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 42, Name: "java"}, true }
+		}, Fail, "taken by process java (PID 42)", "--kafka-port 9093"},
 		{"port held by another container", checkPorts, func(e *Env) {
 			e.Listen = inUse
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},

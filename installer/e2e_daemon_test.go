@@ -615,9 +615,9 @@ func (d *privateDaemon) execIn(project, service, script string) (string, error) 
 }
 
 // highPorts gives each published port a free one between 61000 and 65535: the other
-// end-to-end tests use fixed ports between 30000 and 49999, freePort's bind(0) draws from the
-// low half of the ephemeral range (32768-60999 here), where those lie, and above the range no
-// outgoing connection takes a port between the check and the install.
+// end-to-end tests use fixed ports between 20000 and 29999, freePort's bind(0) draws from the
+// ephemeral range (32768-60999 here), and above the range no outgoing connection takes a
+// port between the check and the install.
 func highPorts(t *testing.T) map[string]int {
 	t.Helper()
 	out := map[string]int{}

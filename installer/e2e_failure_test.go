@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -98,9 +99,19 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 // written, naming the process and the flag that moves the port.
 func TestIntegrationPortTaken(t *testing.T) {
 	requireIntegration(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port a user would pick, below the range the kernel hands to outgoing connections, so
+	// the check blames the listener and suggests moving by 10000 (ports in that range get a
+	// suggestion outside it; prereq_test covers that).
+	var l net.Listener
+	for tries := 0; l == nil; tries++ {
+		if tries > 100 {
+			t.Fatal("no free port between 10000 and 11999")
+		}
+		var err error
+		l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(2000)))
+		if err != nil {
+			l = nil
+		}
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port

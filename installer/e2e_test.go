@@ -18,12 +18,15 @@ import (
 )
 
 // e2eInstallArgs installs the whole stack with every port moved out of the way of anything a
-// developer may run, under its own project name.
+// developer may run, under its own project name. The ports (default + 20000, 22181 to 29101)
+// stay below the kernel's range for outgoing connections' local ports (32768-60999 unless
+// changed): with the real stack of testdata/realstack running alongside, Spark, Kafka and
+// Cassandra clients hold hundreds of such ports, and one of them once took 39092.
 func e2eInstallArgs(dir, project, registry string) []string {
 	args := []string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry,
 		"--spark-workers", "2", "--timeout", "3m", "--no-smoke"}
 	for _, p := range PortSpecs() {
-		args = append(args, "--"+p.Flag, fmt.Sprint(p.Default+30000))
+		args = append(args, "--"+p.Flag, fmt.Sprint(p.Default+20000))
 	}
 	return args
 }

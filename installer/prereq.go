@@ -100,11 +100,12 @@ func (a *App) checkEnv(docker *Docker, down *checks.Result) *checks.Env {
 		Exec: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			return exec.CommandContext(ctx, name, args...).Output()
 		},
-		EngineDown: down,
-		Listen:     net.Listen,
-		PortOwner:  checks.PortOwner,
-		FreeBytes:  checks.FreeBytes,
-		ImageSizes: imageSizes(),
+		EngineDown:     down,
+		Listen:         net.Listen,
+		PortOwner:      checks.PortOwner,
+		EphemeralPorts: checks.EphemeralPorts,
+		FreeBytes:      checks.FreeBytes,
+		ImageSizes:     imageSizes(),
 	}
 	if docker != nil {
 		env.Engine = docker.Engine()

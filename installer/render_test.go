@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,6 +208,52 @@ func TestNoUserInputReachesAShell(t *testing.T) {
 	for k, v := range base {
 		if other[k] != v {
 			t.Errorf("%s depends on the answers:\n%s\n%s", k, v, other[k])
+		}
+	}
+}
+
+// TestHostPortsStayOutside: the host ports a user picks must not change what listens inside
+// a container. When the broker listened on the host port itself, `--kafka-port 29092` (a
+// common choice) collided with its internal listener and the broker never started.
+func TestHostPortsStayOutside(t *testing.T) {
+	t.Parallel()
+	inside := func(a *Answers) map[string]string {
+		b, err := RenderCompose(a, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for name, s := range p.Services {
+			var targets []string
+			for _, port := range s.Ports {
+				targets = append(targets, fmt.Sprint(port.Target))
+			}
+			out[name+" ports"] = strings.Join(targets, ",")
+			if v := s.Environment["KAFKA_LISTENERS"]; v != nil {
+				out[name+" listeners"] = *v
+			}
+		}
+		return out
+	}
+	want := inside(testAnswers(nil))
+	// Every host port moved onto a port some container listens on.
+	clashes := map[string]int{"kafka": 29092, "kafka_jmx": 9092, "zookeeper": 9101, "schema_registry": 2181,
+		"control_center": 8081, "airflow": 9021, "spark_ui": 7077, "spark_master": 8080, "cassandra": 7000}
+	got := inside(testAnswers(func(a *Answers) {
+		for k, v := range clashes {
+			if _, ok := a.Ports[k]; !ok {
+				t.Fatalf("no port %q in the answers", k)
+			}
+			a.Ports[k] = v
+		}
+	}))
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q with the default host ports, %q with others", k, v, got[k])
 		}
 	}
 }
