@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -79,7 +80,34 @@ CASSANDRA_JDK17_FLAGS = [
 ]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A free port just below the kernel's range for outgoing connections' local ports.
+
+    bind(0) would pick one inside that range, and between choosing the port and the server
+    binding it (seconds, for a JVM) any client connection on the machine may take it. The Go
+    end-to-end tests publish ports between 10000 and 29999 and above the range, so these stay
+    clear of them too.
+    """
+    lo = 32768
+    try:
+        lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    candidates = list(range(max(1024, lo - 2700), lo))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
