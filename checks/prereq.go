@@ -213,18 +213,9 @@ func checkDisk(ctx context.Context, env *Env) Result {
 	e := env.Engine
 	const headroom = 5 << 30
 	var need int64 = headroom
-	var missing []string
-	seen := map[string]bool{}
-	for _, s := range env.Plan.Services {
-		if seen[s.Image] {
-			continue
-		}
-		seen[s.Image] = true
-		if _, err := e.API.ImageInspect(ctx, s.Image); err == nil {
-			continue
-		}
-		missing = append(missing, s.Image)
-		need += imageSize(env.ImageSizes, s.Image)
+	missing := imagesToPull(ctx, env)
+	for _, img := range missing {
+		need += imageSize(env.ImageSizes, img)
 	}
 	r := Result{Details: map[string]string{"root_dir": e.RootDir, "needed_bytes": fmt.Sprint(need), "images_to_pull": fmt.Sprint(len(missing))}}
 	if !e.Local || env.FreeBytes == nil {
@@ -459,20 +450,12 @@ func checkImages(ctx context.Context, env *Env) Result {
 		arch = "arm64"
 	}
 	var wrong, unreachable []string
-	checked := 0
-	seen := map[string]bool{}
-	for _, s := range env.Plan.Services {
-		if seen[s.Image] {
-			continue
-		}
-		seen[s.Image] = true
-		if _, err := e.API.ImageInspect(ctx, s.Image); err == nil {
-			continue
-		}
-		checked++
-		d, err := e.API.DistributionInspect(ctx, s.Image, client.DistributionInspectOptions{})
+	missing := imagesToPull(ctx, env)
+	checked := len(missing)
+	for _, img := range missing {
+		d, err := e.API.DistributionInspect(ctx, img, client.DistributionInspectOptions{})
 		if err != nil {
-			unreachable = append(unreachable, shortErr(err)+"\x00"+s.Image)
+			unreachable = append(unreachable, shortErr(err)+"\x00"+img)
 			continue
 		}
 		if len(d.Platforms) == 0 {
@@ -485,7 +468,7 @@ func checkImages(ctx context.Context, env *Env) Result {
 			}
 		}
 		if !ok {
-			wrong = append(wrong, s.Image)
+			wrong = append(wrong, img)
 		}
 	}
 	r := Result{Details: map[string]string{"arch": arch, "checked": fmt.Sprint(checked)}}
@@ -504,6 +487,22 @@ func checkImages(ctx context.Context, env *Env) Result {
 		r.Status, r.Message = Pass, fmt.Sprintf("%d images to pull, all built for %s", checked, arch)
 	}
 	return r
+}
+
+// imagesToPull lists, once each, the planned images the engine does not have yet.
+func imagesToPull(ctx context.Context, env *Env) []string {
+	var missing []string
+	seen := map[string]bool{}
+	for _, s := range env.Plan.Services {
+		if seen[s.Image] {
+			continue
+		}
+		seen[s.Image] = true
+		if _, err := env.Engine.API.ImageInspect(ctx, s.Image); err != nil {
+			missing = append(missing, s.Image)
+		}
+	}
+	return missing
 }
 
 func shortErr(err error) string {
