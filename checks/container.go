@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -106,6 +107,10 @@ func (d *Diagnosis) Explain() string {
 	case d.Wedged():
 		return "the Docker engine was stopped in the middle of starting it and cannot start it again: `dataeco install` recreates it (data volumes are kept)"
 	case d.EngineError != "":
+		if port := takenPort(d.EngineError); port != "" {
+			return "the Docker engine could not publish port " + port + ", which another program took after the checks ran (" + d.EngineError +
+				"): `dataeco doctor --check ports` names it and the flag that moves dataeco's port"
+		}
 		return "the Docker engine could not start it: " + d.EngineError
 	case d.OOMKilled || d.ExitCode == 137 && d.MemLimit > 0:
 		return fmt.Sprintf("it was killed for running out of memory (limit %d MiB): give it more with the heap/memory flags, or give Docker more memory", d.MemLimit>>20)
@@ -117,6 +122,18 @@ func (d *Diagnosis) Explain() string {
 		return fmt.Sprintf("it exited with code %d", d.ExitCode)
 	}
 	return ""
+}
+
+// publishFailure matches the engine's two ways of saying a host port was taken when it
+// tried to publish it: its own allocator's, and its proxy's failed bind.
+var publishFailure = regexp.MustCompile(`:(\d+) failed: port is already allocated|:(\d+): bind: address already in use`)
+
+func takenPort(engineError string) string {
+	m := publishFailure.FindStringSubmatch(engineError)
+	if m == nil {
+		return ""
+	}
+	return m[1] + m[2]
 }
 
 // Wedged tells a container whose start the engine refuses for good after it was killed in

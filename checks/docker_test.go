@@ -120,7 +120,11 @@ func TestDiagnosisExplain(t *testing.T) {
 		{Diagnosis{Health: "unhealthy", State: "running"}, "healthcheck keeps failing"},
 		{Diagnosis{State: "exited", ExitCode: 2}, "exited with code 2"},
 		{Diagnosis{State: "created", EngineError: "driver failed programming external connectivity: Bind for 127.0.0.1:9092 failed: port is already allocated"},
-			"the Docker engine could not start it: driver failed programming external connectivity"},
+			"could not publish port 9092, which another program took after the checks ran"},
+		{Diagnosis{State: "created", EngineError: "driver failed programming external connectivity on endpoint dataeco-broker-1 (3f1a): Error starting userland proxy: listen tcp4 127.0.0.1:29092: bind: address already in use"},
+			"port 29092, which another program took after the checks ran (driver failed programming external connectivity on endpoint dataeco-broker-1 (3f1a): Error starting userland proxy: listen tcp4 127.0.0.1:29092: bind: address already in use): `dataeco doctor --check ports`"},
+		{Diagnosis{State: "created", EngineError: "error while mounting volume: no such file or directory"},
+			"the Docker engine could not start it: error while mounting volume"},
 		{Diagnosis{State: "exited", EngineError: "task 5f2c: already exists"}, "`dataeco install` recreates it"},
 	} {
 		if got := tt.d.Explain(); !strings.Contains(got, tt.want) {
