@@ -53,9 +53,7 @@ func TestIntegrationFailureDiagnosis(t *testing.T) {
 			if tt.keep {
 				args = append(args, "--keep-on-failure")
 			}
-			for j, p := range PortSpecs() {
-				args = append(args, "--"+p.Flag, fmt.Sprint(41000+10*i+j))
-			}
+			args = append(args, fixedPortArgs(13000+10*i)...)
 			start := time.Now()
 			r := runCLI(t, ctx, args...)
 			if r.code != ExitFailure {
@@ -144,6 +142,53 @@ func TestIntegrationPortTaken(t *testing.T) {
 	if d.code != ExitFailure || !strings.Contains(d.stdout, fmt.Sprintf("PID %d", os.Getpid())) || !strings.Contains(d.stdout, "--kafka-port") {
 		t.Errorf("doctor --check ports: exit %d\n%s", d.code, d.stdout)
 	}
+}
+
+// TestIntegrationPortTakenAtStart: a program takes a port after the checks passed (here:
+// the checks are skipped), so the engine cannot publish it. start fails naming the port and
+// the doctor check that names the program; once it is gone, start succeeds.
+func TestIntegrationPortTakenAtStart(t *testing.T) {
+	registry := standinRegistry(t)
+	c := dockerAPI(t)
+	project := "dataeco-portstart"
+	removeProject(t, c, project)
+	t.Cleanup(func() { removeProject(t, c, project) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "install")
+	const base = 17000
+	mustSucceed(t, runCLI(t, ctx, append([]string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project,
+		"--registry", registry, "--components", "kafka", "--timeout", "2m"}, fixedPortArgs(base)...)...), "install")
+	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop")
+
+	port := 0
+	for i, p := range PortSpecs() {
+		if p.Key == "kafka" {
+			port = base + i
+		}
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, ctx, "start", "--dir", dir, "--skip-check", "ports", "--timeout", "1m")
+	if r.code != ExitFailure {
+		t.Errorf("start with port %d taken: exit %d, want 1", port, r.code)
+	}
+	for _, want := range []string{fmt.Sprintf("could not publish port %d, which another program took after the checks ran", port),
+		"`dataeco doctor --check ports`"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("start's stderr lacks %q", want)
+		}
+	}
+	d := runCLI(t, ctx, "doctor", "--check", "ports", "--dir", dir)
+	if d.code != ExitFailure || !strings.Contains(d.stdout, fmt.Sprintf("port %d (broker) is taken by process", port)) ||
+		!strings.Contains(d.stdout, fmt.Sprintf("PID %d", os.Getpid())) {
+		t.Errorf("doctor --check ports: exit %d\n%s", d.code, d.stdout)
+	}
+
+	l.Close()
+	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir), "start once the port is free again")
 }
 
 // TestIntegrationDockerDown: each way of not reaching Docker gets its own message and fix,

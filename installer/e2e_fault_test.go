@@ -163,9 +163,7 @@ func TestIntegrationInterrupt(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "install")
 	args := []string{"install", "--yes", "--dir", dir, "--project", project, "--registry", slow.addr,
 		"--components", "kafka,spark,cassandra", "--timeout", "3m", "--no-smoke"}
-	for i, p := range PortSpecs() {
-		args = append(args, "--"+p.Flag, fmt.Sprint(43000+i))
-	}
+	args = append(args, fixedPortArgs(14000)...)
 
 	slow.throttle.Store(true)
 	cmd, lines, stderr := startDataeco(t, args...)
@@ -250,9 +248,7 @@ func TestIntegrationUpgradeKeepsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "install")
 	args := []string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", registry,
 		"--components", "kafka", "--timeout", "2m"}
-	for i, p := range PortSpecs() {
-		args = append(args, "--"+p.Flag, fmt.Sprint(45000+i))
-	}
+	args = append(args, fixedPortArgs(15000)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	mustSucceed(t, runCLI(t, ctx, args...), "install")
@@ -347,9 +343,7 @@ func TestIntegrationEngineLost(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "install")
 	args := []string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", slow.addr,
 		"--components", "kafka,spark", "--timeout", "2m"}
-	for i, p := range PortSpecs() {
-		args = append(args, "--"+p.Flag, fmt.Sprint(46000+i))
-	}
+	args = append(args, fixedPortArgs(16000)...)
 	for _, tc := range []struct {
 		phase, line string
 		throttle    bool

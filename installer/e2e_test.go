@@ -31,6 +31,18 @@ func e2eInstallArgs(dir, project, registry string) []string {
 	return args
 }
 
+// fixedPortArgs publishes every port at base, base+1, ... for the tests that install on the
+// shared engine with ports of their own. Bases lie between 13000 and 16999, one per test:
+// below the kernel's range for outgoing connections' local ports (see e2eInstallArgs), clear
+// of TestIntegrationPortTaken's 10000-12001 and of e2eInstallArgs' 22181-29101.
+func fixedPortArgs(base int) []string {
+	var args []string
+	for i, p := range PortSpecs() {
+		args = append(args, "--"+p.Flag, fmt.Sprint(base+i))
+	}
+	return args
+}
+
 type containerFacts struct {
 	ID, StartedAt, State string
 }

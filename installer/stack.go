@@ -370,6 +370,10 @@ func (w *waiter) observe(ctx context.Context, final bool) (bool, *ServiceFailure
 				reason = fmt.Sprintf("is restart-looping (%d restarts, last exit code %d)", c.RestartCount, st.ExitCode)
 			}
 			return false, w.fail(ctx, name, id, reason), nil
+		case final && !st.Running && !st.Restarting && st.Error != "":
+			// The engine refused to start it (a port taken, a mount gone): it never ran, so
+			// only the engine's own error says why.
+			return false, w.fail(ctx, name, id, "could not be started by the Docker engine"), nil
 		case oneShot && st.Status == "exited":
 			if st.ExitCode != 0 {
 				return false, w.fail(ctx, name, id, fmt.Sprintf("failed with exit code %d", st.ExitCode)), nil
