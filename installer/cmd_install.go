@@ -143,7 +143,7 @@ func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Pro
 	}
 	if f, ok := asServiceFailure(err); ok {
 		a.printFailure(f)
-		return a.afterFailure(stack, project, keep, f.Service,
+		return a.afterFailure(stack, project, keep, f.Service, "dataeco install",
 			&Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)})
 	}
 	return err
@@ -152,9 +152,10 @@ func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Pro
 // afterFailure stops the stack (a crash-looping service would otherwise burn CPU forever and
 // its dependents wait on it), unless --keep-on-failure asked to leave it for inspection. The
 // hint says how to look, retry or clean up either way. Data volumes are kept.
-func (a *App) afterFailure(stack *Stack, project *types.Project, keep bool, service string, e *Error) error {
+// retry is the command that tries again: the one that failed.
+func (a *App) afterFailure(stack *Stack, project *types.Project, keep bool, service, retry string, e *Error) error {
 	if keep {
-		e.Hint = fmt.Sprintf("left running for inspection (--keep-on-failure): `dataeco logs %s`, `dataeco doctor`; then `dataeco install` retries or `dataeco down` cleans up", service)
+		e.Hint = fmt.Sprintf("left running for inspection (--keep-on-failure): `dataeco logs %s`, `dataeco doctor`; then `%s` retries or `dataeco down` cleans up", service, retry)
 		return e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -162,8 +163,8 @@ func (a *App) afterFailure(stack *Stack, project *types.Project, keep bool, serv
 	if err := stack.Stop(ctx, project); err != nil {
 		fmt.Fprintf(a.Streams.ErrOut, "could not stop the stack after the failure: %v\n", err)
 	}
-	e.Hint = fmt.Sprintf("the stack is stopped, data kept; `dataeco logs %s` shows more; fix and run `dataeco install` to retry, "+
-		"`dataeco install --keep-on-failure` to leave a failure running for inspection, or `dataeco down` to clean up", service)
+	e.Hint = fmt.Sprintf("the stack is stopped, data kept; `dataeco logs %s` shows more; fix and run `%s` to retry, "+
+		"`%s --keep-on-failure` to leave a failure running for inspection, or `dataeco down` to clean up", service, retry, retry)
 	return e
 }
 

@@ -92,7 +92,7 @@ func (a *App) startCmd() *cli.Command {
 			if err := stack.Up(c.Context, project, c.Duration("timeout")); err != nil {
 				if f, ok := asServiceFailure(err); ok {
 					a.printFailure(f)
-					return a.afterFailure(stack, project, c.Bool("keep-on-failure"), f.Service,
+					return a.afterFailure(stack, project, c.Bool("keep-on-failure"), f.Service, "dataeco start",
 						&Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)})
 				}
 				return err

@@ -176,7 +176,7 @@ func TestIntegrationPortTakenAtStart(t *testing.T) {
 		t.Errorf("start with port %d taken: exit %d, want 1", port, r.code)
 	}
 	for _, want := range []string{fmt.Sprintf("could not publish port %d, which another program took after the checks ran", port),
-		"`dataeco doctor --check ports`"} {
+		"`dataeco doctor --check ports`", "fix and run `dataeco start` to retry"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("start's stderr lacks %q", want)
 		}
