@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 var update = flag.Bool("update-golden", false, "rewrite golden files")
@@ -175,14 +177,7 @@ func TestRenderedValidForCompose129(t *testing.T) {
 func TestNoUserInputReachesAShell(t *testing.T) {
 	t.Parallel()
 	shellLines := func(a *Answers) map[string]string {
-		b, err := RenderCompose(a, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := renderLoaded(t, a)
 		out := map[string]string{}
 		for name, s := range p.Services {
 			if s.HealthCheck != nil && len(s.HealthCheck.Test) > 0 && s.HealthCheck.Test[0] == "CMD-SHELL" {
@@ -218,14 +213,7 @@ func TestNoUserInputReachesAShell(t *testing.T) {
 func TestHostPortsStayOutside(t *testing.T) {
 	t.Parallel()
 	inside := func(a *Answers) map[string]string {
-		b, err := RenderCompose(a, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := renderLoaded(t, a)
 		out := map[string]string{}
 		for name, s := range p.Services {
 			var targets []string
@@ -256,4 +244,18 @@ func TestHostPortsStayOutside(t *testing.T) {
 			t.Errorf("%s: %q with the default host ports, %q with others", k, v, got[k])
 		}
 	}
+}
+
+// renderLoaded renders a's compose file and loads it as Compose would.
+func renderLoaded(t *testing.T, a *Answers) *types.Project {
+	t.Helper()
+	b, err := RenderCompose(a, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
