@@ -90,14 +90,7 @@ func TestRenderedLoadsWithComposeGo(t *testing.T) {
 	for name, a := range renderCases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b, err := RenderCompose(a, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := renderLoaded(t, a)
 			for _, s := range p.Services {
 				if s.HealthCheck == nil && s.Restart != "no" {
 					t.Errorf("service %s has no healthcheck", s.Name)
