@@ -480,7 +480,7 @@ func checkImages(ctx context.Context, env *Env) Result {
 	case len(unreachable) > 0:
 		r.Status = Warn
 		r.Message = fmt.Sprintf("could not ask the registry about %d of %d images to pull: %s", len(unreachable), checked, groupErrors(unreachable))
-		r.Fix = "offline or behind a firewall: mirror the images and pass --registry HOST[:PORT]"
+		r.Fix = "offline or behind a firewall: mirror the images and pass --registry HOST[:PORT], or bring them in a file: `dataeco images save FILE` where they can be pulled, `dataeco images load FILE` here"
 	case checked == 0:
 		r.Status, r.Message = Pass, "every image is already present"
 	default:

@@ -105,6 +105,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 			a.logsCmd(),
 			a.configCmd(),
 			a.credentialsCmd(),
+			a.imagesCmd(),
 			a.doctorCmd(),
 			a.smokeCmd(),
 			a.completionCmd(),

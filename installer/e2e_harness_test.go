@@ -164,23 +164,14 @@ func stackImages() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := Secrets{}
-	if _, err := s.EnsureSecrets("images"); err != nil {
-		return nil, err
-	}
-	p, err := LoadProject(context.Background(), "images", os.TempDir(), b, s)
+	images, _, err := projectImages(context.Background(), "images", os.TempDir(), b)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var refs []string
-	for _, svc := range p.Services {
-		if !seen[svc.Image] {
-			seen[svc.Image] = true
-			refs = append(refs, svc.Image)
-		}
+	for _, img := range images {
+		refs = append(refs, img.Image)
 	}
-	sort.Strings(refs)
 	return refs, nil
 }
 

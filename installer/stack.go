@@ -52,7 +52,8 @@ func (s *Stack) Pull(ctx context.Context, p *types.Project) error {
 			return lost
 		}
 		return WithHint(fmt.Errorf("pulling images: %s", firstLine(err)),
-			"check the network, or mirror the images and pass --registry HOST[:PORT] (list them with `dataeco config | grep image:`)")
+			"check the network; or mirror the images (`dataeco images` lists them) and pass --registry HOST[:PORT]; "+
+				"or carry them over in a file: `dataeco images save FILE` where they can be pulled, `dataeco images load FILE` here")
 	}
 	return nil
 }
