@@ -99,9 +99,7 @@ func (a *App) runDoctor(c *cli.Context) error {
 	}
 
 	if c.Bool("json") {
-		enc := json.NewEncoder(a.Streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := a.printJSON(report); err != nil {
 			return err
 		}
 	} else {

@@ -45,9 +45,7 @@ func (a *App) imagesCmd() *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(a.Streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(refs)
+				return a.printJSON(refs)
 			}
 			tw := tabwriter.NewWriter(a.Streams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "IMAGE\tSERVICES")

@@ -211,9 +211,7 @@ func (a *App) statusCmd() *cli.Command {
 				return WithHint(fmt.Errorf("listing containers: %w", err), "run `dataeco doctor`")
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(a.Streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"project": project.Name, "services": rows})
+				return a.printJSON(map[string]any{"project": project.Name, "services": rows})
 			}
 			tw := tabwriter.NewWriter(a.Streams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tPORTS\tUPTIME")
@@ -343,9 +341,7 @@ func (a *App) credentialsCmd() *cli.Command {
 				{"cassandra", s[keyCassandraUser], s[keyCassandraPassword]},
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(a.Streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(creds)
+				return a.printJSON(creds)
 			}
 			tw := tabwriter.NewWriter(a.Streams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVICE\tUSER\tPASSWORD")

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -69,9 +68,7 @@ func (a *App) smokeCmd() *cli.Command {
 			}
 			results := a.runSmoke(c.Context, inst.Answers, inst.Secrets, c.Duration("pipeline-timeout"))
 			if c.Bool("json") {
-				enc := json.NewEncoder(a.Streams.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"checks": results}); err != nil {
+				if err := a.printJSON(map[string]any{"checks": results}); err != nil {
 					return err
 				}
 			} else {

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -12,15 +11,7 @@ import (
 
 func loadDefault(t *testing.T, mutate func(*Answers)) *types.Project {
 	t.Helper()
-	b, err := RenderCompose(testAnswers(mutate), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := LoadProject(context.Background(), "dataeco", t.TempDir(), b, testSecrets())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return renderLoaded(t, testAnswers(mutate))
 }
 
 func TestOneShotJobs(t *testing.T) {
