@@ -6,12 +6,42 @@ package installer
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 )
+
+// urfave/cli keeps one global help flag and one global help command, and writes to both
+// each time it sets up a command: two CLIs running at once in one process (the tests do)
+// race on them. dataeco gives every run its own: a help flag that applies a copy of itself,
+// and fresh help commands that reuse the library's action, read once here before anything
+// can run.
+var libraryHelpAction cli.ActionFunc
+
+func init() {
+	cli.HelpFlag = copiedBoolFlag{&cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}}
+	probe := &cli.App{}
+	probe.Setup()
+	for _, c := range probe.Commands {
+		if c.Name == "help" {
+			libraryHelpAction = c.Action
+		}
+	}
+}
+
+// copiedBoolFlag is a bool flag whose Apply leaves the shared definition untouched.
+type copiedBoolFlag struct{ *cli.BoolFlag }
+
+func (f copiedBoolFlag) Apply(set *flag.FlagSet) error {
+	c := *f.BoolFlag
+	return c.Apply(set)
+}
+
+// GetDefaultText is empty as for the library's own help flag, which it recognises by type.
+func (f copiedBoolFlag) GetDefaultText() string { return "" }
 
 // BuildInfo is stamped into the binary at release time.
 type BuildInfo struct {
@@ -112,14 +142,48 @@ func (a *App) Run(ctx context.Context, args []string) error {
 			a.versionCmd(),
 		},
 	}
-	for _, cmd := range app.Commands {
-		cmd.OnUsageError = app.OnUsageError
+	// Help commands of this run's own (see init): `dataeco help [COMMAND]` at the top,
+	// `dataeco COMMAND help` below, where the library would share one.
+	app.Commands = append(app.Commands, a.helpCmd())
+	app.Flags = append(app.Flags, cli.HelpFlag) // the library adds it only along with its help command
+	var own func([]*cli.Command)
+	own = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			cmd.OnUsageError = app.OnUsageError
+			if cmd.Name != "help" {
+				if len(cmd.Subcommands) == 0 && cmd.CustomHelpTemplate == "" {
+					// The library picks the template by whether a command has subcommands;
+					// the help one added here must not make a leaf look like a parent.
+					cmd.CustomHelpTemplate = cli.CommandHelpTemplate
+				}
+				own(cmd.Subcommands)
+				cmd.Subcommands = append(cmd.Subcommands, &cli.Command{Name: "help", Aliases: []string{"h"},
+					Usage: "Shows a list of commands or help for one command", ArgsUsage: "[command]", Action: libraryHelpAction})
+			}
+		}
 	}
+	own(app.Commands)
 	err := app.RunContext(ctx, args)
 	if err == nil && len(args) > 1 && app.Command(args[1]) == nil && args[1][0] != '-' && args[1] != "help" {
 		return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q", args[1]), Hint: "run `dataeco help`"}
 	}
 	return err
+}
+
+// helpCmd is `dataeco help [COMMAND]`.
+func (a *App) helpCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "Shows a list of commands or help for one command",
+		ArgsUsage: "[command]",
+		Action: func(c *cli.Context) error {
+			if name := c.Args().First(); name != "" && c.App.Command(name) == nil {
+				return &Error{Code: ExitUsage, Err: fmt.Errorf("no command %q", name), Hint: "run `dataeco help` for the commands"}
+			}
+			return libraryHelpAction(c)
+		},
+	}
 }
 
 // dirFlag is on every command that reads the install dir.

@@ -40,6 +40,10 @@ func (a *App) imagesCmd() *cli.Command {
 			"another engine, where `dataeco install` then needs no registry.",
 		Flags: append(selection(), &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}),
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 { // `images help` is a subcommand and never comes here
+				return &Error{Code: ExitUsage, Err: fmt.Errorf("images has no command %q", c.Args().First()),
+					Hint: "run `dataeco images --help`: `images` lists, `images save FILE` saves, `images load FILE` loads"}
+			}
 			refs, _, err := a.imageSelection(c)
 			if err != nil {
 				return err
