@@ -108,6 +108,16 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	if a.Getenv == nil {
 		a.Getenv = os.Getenv
 	}
+	app := a.newCLI()
+	err := app.RunContext(ctx, args)
+	if err == nil && len(args) > 1 && app.Command(args[1]) == nil && args[1][0] != '-' && args[1] != "help" {
+		return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q", args[1]), Hint: "run `dataeco help`"}
+	}
+	return err
+}
+
+// newCLI builds the command tree, fresh for each run.
+func (a *App) newCLI() *cli.App {
 	app := &cli.App{
 		Name:  "dataeco",
 		Usage: "install and run a local streaming data platform: Kafka, Schema Registry, Control Center, Airflow, Spark and Cassandra",
@@ -163,11 +173,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		}
 	}
 	own(app.Commands)
-	err := app.RunContext(ctx, args)
-	if err == nil && len(args) > 1 && app.Command(args[1]) == nil && args[1][0] != '-' && args[1] != "help" {
-		return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q", args[1]), Hint: "run `dataeco help`"}
-	}
-	return err
+	return app
 }
 
 // helpCmd is `dataeco help [COMMAND]`.

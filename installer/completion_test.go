@@ -13,46 +13,35 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// completionApp is the CLI with the completion command and the logs command completing service
-// names, as app.go and cmd_manage.go wire them.
+// completionApp is dataeco's own command tree, as every run builds it.
 func completionApp(a *App) *cli.App {
-	logs := a.logsCmd()
-	logs.BashComplete = a.completeServices
-	return &cli.App{
-		Name:                 "dataeco",
-		Writer:               a.Streams.Out,
-		ErrWriter:            a.Streams.ErrOut,
-		HideVersion:          true,
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {},
-		Commands: []*cli.Command{
-			a.installCmd(), a.startCmd(), a.stopCmd(), a.downCmd(), a.uninstallCmd(), a.statusCmd(),
-			logs, a.configCmd(), a.credentialsCmd(), a.versionCmd(), a.completionCmd(),
-		},
-	}
+	return a.newCLI()
 }
 
 // markRuns replaces the action of every command but completion with one that records that
 // it ran, in DATAECO_RAN: pressing Tab must never run a command.
 func markRuns(app *cli.App, file string) {
-	for _, cmd := range app.Commands {
-		if cmd.Name == "completion" {
-			continue
-		}
-		name := cmd.Name
-		cmd.Action = func(*cli.Context) error {
-			f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-			if err != nil {
+	var mark func([]*cli.Command)
+	mark = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			mark(cmd.Subcommands)
+			if cmd.Name == "completion" {
+				continue
+			}
+			name := cmd.Name
+			cmd.Action = func(*cli.Context) error {
+				f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = f.WriteString(strings.Join(os.Args, " ") + " ran " + name + "\n")
 				return err
 			}
-			defer f.Close()
-			_, err = f.WriteString(strings.Join(os.Args, " ") + " ran " + name + "\n")
-			return err
 		}
 	}
+	mark(app.Commands)
 }
-
-// The in-process tests are not parallel: urfave/cli writes its global HelpFlag on every run.
 
 func TestCompletionCommand(t *testing.T) {
 	for _, tc := range []struct {
@@ -218,6 +207,8 @@ var completionCases = []struct {
 	{"dataeco logs --fo", []string{"--follow"}, []string{"--tail", "broker"}},
 	{"dataeco install --spark-w", []string{"--spark-workers", "--spark-worker-cores", "--spark-worker-memory"}, []string{"--yes"}},
 	{"dataeco completion ", []string{"bash", "zsh", "fish"}, nil},
+	{"dataeco images ", []string{"save", "load"}, []string{"install"}},
+	{"dataeco images save --", []string{"--components", "--registry", "--dir"}, []string{"--json"}},
 	{"dataeco status --", []string{"--json", "--dir"}, []string{"-y"}},
 	{"dataeco uninstall --", []string{"--purge", "--yes"}, nil},
 	{"dataeco uninstall -", []string{"--purge", "-y"}, nil},
