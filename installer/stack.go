@@ -374,7 +374,11 @@ func (w *waiter) observe(ctx context.Context, final bool) (bool, *ServiceFailure
 		case final && !st.Running && !st.Restarting && st.Error != "":
 			// The engine refused to start it (a port taken, a mount gone): it never ran, so
 			// only the engine's own error says why.
-			return false, w.fail(ctx, name, id, "could not be started by the Docker engine"), nil
+			reason := "could not be started by the Docker engine"
+			if checks.EngineWedged(st.Error) {
+				reason = "cannot be started again: the Docker engine was killed while starting it"
+			}
+			return false, w.fail(ctx, name, id, reason), nil
 		case oneShot && st.Status == "exited":
 			if st.ExitCode != 0 {
 				return false, w.fail(ctx, name, id, fmt.Sprintf("failed with exit code %d", st.ExitCode)), nil
