@@ -176,38 +176,7 @@ func projectImages(ctx context.Context, project, dir string, compose []byte) ([]
 // engine's tar of every image into file, through a temporary file so an interrupted save never
 // leaves a truncated bundle under the real name.
 func (a *App) saveImages(ctx context.Context, refs []ImageRef, p *types.Project, file string) error {
-	docker, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	var names []string
-	var missing []string
-	var total int64
-	for _, r := range refs {
-		names = append(names, r.Image)
-		ins, err := docker.API.ImageInspect(ctx, r.Image)
-		if err != nil {
-			missing = append(missing, r.Image)
-			continue
-		}
-		total += ins.Size
-	}
-	if len(missing) > 0 {
-		stack, err := NewStack(docker, a.Streams, p.Name)
-		if err != nil {
-			return err
-		}
-		if err := stack.Pull(ctx, p); err != nil {
-			return err
-		}
-		for _, img := range missing {
-			if ins, err := docker.API.ImageInspect(ctx, img); err == nil {
-				total += ins.Size
-			}
-		}
-	}
-
+	// The destination first: a FILE nobody can write must not cost a pull.
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return err
@@ -218,6 +187,35 @@ func (a *App) saveImages(ctx context.Context, refs []ImageRef, p *types.Project,
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	defer tmp.Close()
+
+	docker, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	var names []string
+	needPull := false
+	for _, r := range refs {
+		names = append(names, r.Image)
+		if _, err := docker.API.ImageInspect(ctx, r.Image); err != nil {
+			needPull = true
+		}
+	}
+	if needPull {
+		stack, err := NewStack(docker, a.Streams, p.Name)
+		if err != nil {
+			return err
+		}
+		if err := stack.Pull(ctx, p); err != nil {
+			return err
+		}
+	}
+	var total int64 // what the archive will roughly hold, for the progress bar
+	for _, name := range names {
+		if ins, err := docker.API.ImageInspect(ctx, name); err == nil {
+			total += ins.Size
+		}
+	}
 
 	rc, err := docker.API.ImageSave(ctx, names)
 	if err != nil {
