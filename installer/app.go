@@ -167,8 +167,7 @@ func (a *App) newCLI() *cli.App {
 					cmd.CustomHelpTemplate = cli.CommandHelpTemplate
 				}
 				own(cmd.Subcommands)
-				cmd.Subcommands = append(cmd.Subcommands, &cli.Command{Name: "help", Aliases: []string{"h"},
-					Usage: "Shows a list of commands or help for one command", ArgsUsage: "[command]", Action: libraryHelpAction})
+				cmd.Subcommands = append(cmd.Subcommands, helpCommand(libraryHelpAction))
 			}
 		}
 	}
@@ -178,18 +177,18 @@ func (a *App) newCLI() *cli.App {
 
 // helpCmd is `dataeco help [COMMAND]`.
 func (a *App) helpCmd() *cli.Command {
-	return &cli.Command{
-		Name:      "help",
-		Aliases:   []string{"h"},
-		Usage:     "Shows a list of commands or help for one command",
-		ArgsUsage: "[command]",
-		Action: func(c *cli.Context) error {
-			if name := c.Args().First(); name != "" && c.App.Command(name) == nil {
-				return &Error{Code: ExitUsage, Err: fmt.Errorf("no command %q", name), Hint: "run `dataeco help` for the commands"}
-			}
-			return libraryHelpAction(c)
-		},
-	}
+	return helpCommand(func(c *cli.Context) error {
+		if name := c.Args().First(); name != "" && c.App.Command(name) == nil {
+			return &Error{Code: ExitUsage, Err: fmt.Errorf("no command %q", name), Hint: "run `dataeco help` for the commands"}
+		}
+		return libraryHelpAction(c)
+	})
+}
+
+// helpCommand is a fresh help command, named and worded as the library's own.
+func helpCommand(action cli.ActionFunc) *cli.Command {
+	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "Shows a list of commands or help for one command",
+		ArgsUsage: "[command]", Action: action}
 }
 
 // dirFlag is on every command that reads the install dir.

@@ -345,16 +345,8 @@ func (a *App) byteBar(total int64, desc string) *byteCounter {
 	if !a.Streams.ErrTTY {
 		return b
 	}
-	b.bar = progressbar.NewOptions64(b.max,
-		progressbar.OptionSetWriter(a.Streams.ErrOut),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionUseANSICodes(true),
-	)
+	b.bar = bytesBar(a.Streams.ErrOut, b.max, a.Streams.Color)
+	b.bar.Describe(desc)
 	return b
 }
 

@@ -168,20 +168,25 @@ func (p *Progress) updateBar() {
 		return
 	}
 	if p.bar == nil {
-		p.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionEnableColorCodes(p.color),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionUseANSICodes(true),
-		)
+		p.bar = bytesBar(p.w, total, p.color)
 	}
 	p.bar.ChangeMax64(total)
 	p.bar.Describe(desc)
 	_ = p.bar.Set64(current)
+}
+
+// bytesBar is the bar every transfer of bytes draws on a terminal: pulls, image saves, loads.
+func bytesBar(w io.Writer, total int64, color bool) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionEnableColorCodes(color),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionUseANSICodes(true),
+	)
 }
 
 func (p *Progress) finishBar() {
