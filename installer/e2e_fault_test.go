@@ -236,8 +236,7 @@ func TestIntegrationUpgradeKeepsData(t *testing.T) {
 	registry := standinRegistry(t)
 	c := dockerAPI(t)
 	project := "dataeco-upgrade"
-	removeProject(t, c, project)
-	t.Cleanup(func() { removeProject(t, c, project) })
+	freshProject(t, c, project)
 	// The "new" ZooKeeper image: the stand-in under a newer tag.
 	old, newer := RewriteImage(registry, "confluentinc/cp-zookeeper:7.9.9"), RewriteImage(registry, "confluentinc/cp-zookeeper:7.9.99")
 	for _, args := range [][]string{{"pull", "-q", old}, {"tag", old, newer}, {"push", newer}, {"image", "rm", newer}} {

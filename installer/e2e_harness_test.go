@@ -225,6 +225,14 @@ func removeProject(t *testing.T, c client.APIClient, project string) {
 	}
 }
 
+// freshProject removes whatever an earlier run left of project, and removes the project again
+// when the test ends.
+func freshProject(t *testing.T, c client.APIClient, project string) {
+	t.Helper()
+	removeProject(t, c, project)
+	t.Cleanup(func() { removeProject(t, c, project) })
+}
+
 // leftovers counts containers, networks and volumes still labelled with the project.
 func leftovers(t *testing.T, c client.APIClient, project string) (containers, networks, volumes int) {
 	t.Helper()

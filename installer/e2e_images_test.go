@@ -18,8 +18,7 @@ func TestIntegrationImagesOffline(t *testing.T) {
 	registry := standinRegistry(t)
 	c := dockerAPI(t)
 	project := "dataeco-offline"
-	removeProject(t, c, project)
-	t.Cleanup(func() { removeProject(t, c, project) })
+	freshProject(t, c, project)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	nowhere := filepath.Join(t.TempDir(), "no-install")

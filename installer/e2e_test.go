@@ -83,8 +83,7 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 	registry := standinRegistry(t)
 	c := dockerAPI(t)
 	project := "dataeco-e2e"
-	removeProject(t, c, project)
-	t.Cleanup(func() { removeProject(t, c, project) })
+	freshProject(t, c, project)
 	dir := filepath.Join(t.TempDir(), "install")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
