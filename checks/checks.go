@@ -30,13 +30,3 @@ type Result struct {
 
 // DocURL is where a check's documentation section lives, relative to the repository.
 func DocURL(id string) string { return "docs/checks.md#" + id }
-
-// Failed reports whether any result failed.
-func Failed(results []Result) bool {
-	for _, r := range results {
-		if r.Status == Fail {
-			return true
-		}
-	}
-	return false
-}

@@ -114,8 +114,10 @@ func (d *Diagnosis) Explain() string {
 		return "the Docker engine could not start it: " + d.EngineError
 	case d.OOMKilled || d.ExitCode == 137 && d.MemLimit > 0:
 		return fmt.Sprintf("it was killed for running out of memory (limit %d MiB): give it more with the heap/memory flags, or give Docker more memory", d.MemLimit>>20)
-	case d.RestartCount >= 2 || d.State == "restarting":
-		return fmt.Sprintf("it keeps crashing and being restarted (%d restarts, last exit code %d)", d.RestartCount, d.ExitCode)
+	case d.RestartCount >= 2 || d.State == "restarting" || d.RestartCount >= 1 && d.State == "exited" && d.ExitCode != 0:
+		// Once restarted and failed again is a loop: Compose gives up on a dependency at its
+		// first exit, so an install stopped at that point leaves just one restart to see.
+		return fmt.Sprintf("it keeps crashing and being restarted (%s, last exit code %d)", plural(d.RestartCount, "restart"), d.ExitCode)
 	case d.Health == "unhealthy":
 		return "it runs, but its healthcheck keeps failing"
 	case d.State == "exited":
@@ -140,11 +142,14 @@ func takenPort(engineError string) string {
 // the middle of one. install removes and recreates such containers.
 func (d *Diagnosis) Wedged() bool { return EngineWedged(d.EngineError) }
 
-// EngineWedged reads a container's last start error (its State.Error): Engine 20.10 killed
-// while starting the container comes back with its containerd task still there, and every
-// later start fails with "task ID: already exists".
+// EngineWedged reads a container's last start error (its State.Error). Engine 20.10 killed
+// while starting the container comes back with containerd still holding it, and every later
+// start fails: with "task ID: already exists" when the kill came after runc created the task,
+// and with "id already in use" when it came after containerd recorded the container but
+// before the task (the engine's one retry cannot delete a container whose shim is still up).
 func EngineWedged(engineError string) bool {
-	return strings.Contains(engineError, "task ") && strings.Contains(engineError, "already exists")
+	return strings.Contains(engineError, "task ") && strings.Contains(engineError, "already exists") ||
+		strings.Contains(engineError, "id already in use")
 }
 
 // DemuxAll splits a multiplexed log stream into all of its lines.

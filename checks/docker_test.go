@@ -117,6 +117,7 @@ func TestDiagnosisExplain(t *testing.T) {
 	}{
 		{Diagnosis{OOMKilled: true, MemLimit: 64 << 20}, "out of memory (limit 64 MiB)"},
 		{Diagnosis{RestartCount: 5, ExitCode: 3}, "keeps crashing"},
+		{Diagnosis{RestartCount: 1, State: "exited", ExitCode: 3}, "keeps crashing and being restarted (1 restart, last exit code 3)"},
 		{Diagnosis{Health: "unhealthy", State: "running"}, "healthcheck keeps failing"},
 		{Diagnosis{State: "exited", ExitCode: 2}, "exited with code 2"},
 		{Diagnosis{State: "created", EngineError: "driver failed programming external connectivity: Bind for 127.0.0.1:9092 failed: port is already allocated"},
@@ -126,6 +127,7 @@ func TestDiagnosisExplain(t *testing.T) {
 		{Diagnosis{State: "created", EngineError: "error while mounting volume: no such file or directory"},
 			"the Docker engine could not start it: error while mounting volume"},
 		{Diagnosis{State: "exited", EngineError: "task 5f2c: already exists"}, "`dataeco install` recreates it"},
+		{Diagnosis{State: "created", EngineError: "id already in use"}, "`dataeco install` recreates it"},
 	} {
 		if got := tt.d.Explain(); !strings.Contains(got, tt.want) {
 			t.Errorf("Explain(%+v) = %q, want %q", tt.d, got, tt.want)

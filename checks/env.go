@@ -12,6 +12,7 @@ import (
 type EngineAPI interface {
 	ContainerAPI
 	ContainerList(ctx context.Context, opts client.ContainerListOptions) (client.ContainerListResult, error)
+	NetworkList(ctx context.Context, opts client.NetworkListOptions) (client.NetworkListResult, error)
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	DistributionInspect(ctx context.Context, ref string, opts client.DistributionInspectOptions) (client.DistributionInspectResult, error)
 }
@@ -35,6 +36,11 @@ type ServiceNeed struct {
 	MinMiB    int64
 	LimitMiB  int64
 	Image     string
+	// ImageBytes is roughly what pulling Image takes on disk, for the disk check.
+	ImageBytes int64
+	// Built is the image dataeco builds FROM Image for the service, if any: when it is
+	// present, Image is not needed.
+	Built string
 }
 
 // PortNeed is one host port the stack publishes.
@@ -43,6 +49,9 @@ type PortNeed struct {
 	HostIP  string
 	Port    int
 	Flag    string // the flag that remaps it
+	What    string // what it is, for people: "Kafka (host listener)"
+	// Auth is how a client proves who it is there; empty: anyone who reaches it gets in.
+	Auth string
 }
 
 // Plan is what the install would run, as far as the checks care.
@@ -54,6 +63,25 @@ type Plan struct {
 	Workers    int
 	// Lighter lists the components a user could leave out to save memory, with the MiB each saves.
 	Lighter map[string]int64
+	// AllowUnauthenticated: the user accepted ports without authentication on the network.
+	AllowUnauthenticated bool
+	// Subnet is the range asked for the stack's network; "" lets the engine pick.
+	Subnet string
+	// Flags are the flags a fix can name.
+	Flags Flags
+}
+
+// Flags are the command-line flags a fix can point at; the CLI owns their spelling, so the
+// checks are told them rather than writing them down.
+type Flags struct {
+	Components  string   // installs fewer components
+	WorkerCores string   // the cores each Spark worker offers
+	Registry    string   // pulls through a mirror
+	Memory      []string // lower what the services are given
+	Listen      string   // the address ports are published on
+	// AllowUnauthenticated accepts ports without authentication on the network.
+	AllowUnauthenticated string
+	Subnet               string // the stack network's address range
 }
 
 // Proc is a process holding a port.
@@ -71,6 +99,9 @@ type Env struct {
 	LookPath func(string) (string, error)
 	// Exec runs a command and returns its standard output.
 	Exec func(ctx context.Context, name string, args ...string) ([]byte, error)
+	// VersionOf is Exec for a query whose answer depends only on the binary run (its
+	// version): it may answer with what the same file printed before. Nil means Exec.
+	VersionOf func(ctx context.Context, name string, args ...string) ([]byte, error)
 
 	// Engine is nil when the daemon could not be reached; EngineDown then says why.
 	Engine     *Engine
@@ -87,7 +118,8 @@ type Env struct {
 	// EphemeralPorts is the range the system takes outgoing connections' local ports from.
 	EphemeralPorts func() (lo, hi int, ok bool)
 	FreeBytes      func(path string) (uint64, error)
-	ImageSizes     map[string]int64 // expected download+extract bytes per image repository
+	// Routes is the host's routing table; nil where it cannot be read.
+	Routes func() ([]Route, error)
 }
 
 // containerPorts is a helper for matching containers to a port.

@@ -17,6 +17,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/dataeco/dataeco/checks"
 	"github.com/dataeco/dataeco/installer"
+	"github.com/dataeco/dataeco/installer/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -139,7 +140,7 @@ func TestPipelineOnRealStack(t *testing.T) {
 		}
 		for {
 			row := map[string]any{}
-			err := session.Query("SELECT "+strings.Join(columns, ", ")+" FROM spark_streams.created_users WHERE id = ?", id).WithContext(ctx).MapScan(row)
+			err := session.Query("SELECT "+strings.Join(columns, ", ")+" FROM spark_streams.created_users WHERE id = ?", id).MapScanContext(ctx, row)
 			if err == nil {
 				for _, c := range columns {
 					if got := fmt.Sprint(row[c]); got != u[c] {
@@ -204,8 +205,8 @@ func installDirFor(t *testing.T, srv map[string]string) string {
 		}
 		return p
 	}
-	ans := installer.DefaultAnswers(installer.EngineResources{NCPU: 4, MemTotal: 16 << 30})
-	ans.Components = []string{installer.CompKafka, installer.CompAirflow, installer.CompSpark, installer.CompCassandra}
+	ans := model.DefaultAnswers(model.EngineResources{NCPU: 4, MemTotal: 16 << 30})
+	ans.Components = []string{model.CompKafka, model.CompAirflow, model.CompSpark, model.CompCassandra}
 	ans.Ports["kafka"] = port(srv["REALSTACK_KAFKA_BOOTSTRAP"])
 	ans.Ports["cassandra"] = port(srv["REALSTACK_CASSANDRA_PORT"])
 	ans.Ports["spark_ui"] = port(srv["REALSTACK_SPARK_UI"])
@@ -213,7 +214,7 @@ func installDirFor(t *testing.T, srv map[string]string) string {
 	ans.Ports["airflow"] = port(srv["REALSTACK_AIRFLOW_URL"])
 	ans.SparkWorkerCores, _ = strconv.Atoi(srv["REALSTACK_SPARK_WORKER_CORES"])
 	mem, _ := strconv.Atoi(srv["REALSTACK_SPARK_WORKER_MEMORY_MIB"])
-	ans.SparkWorkerMemory = installer.Size(mem)
+	ans.SparkWorkerMemory = model.Size(mem)
 	b, err := ans.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +223,7 @@ func installDirFor(t *testing.T, srv map[string]string) string {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sec := installer.Secrets{
+	sec := model.Secrets{
 		"DATAECO_CASSANDRA_USER": srv["REALSTACK_CASSANDRA_USER"], "DATAECO_CASSANDRA_PASSWORD": srv["REALSTACK_CASSANDRA_PASSWORD"],
 		"DATAECO_AIRFLOW_ADMIN_USER": srv["REALSTACK_AIRFLOW_USER"], "DATAECO_AIRFLOW_ADMIN_PASSWORD": srv["REALSTACK_AIRFLOW_PASSWORD"],
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -25,6 +27,8 @@ const (
 	IDPorts     = "ports"
 	IDImages    = "images"
 	IDProxy     = "proxy"
+	IDExposure  = "exposure"
+	IDSubnet    = "subnet"
 )
 
 // Check is one inspection with a stable ID.
@@ -45,25 +49,50 @@ func Prerequisites() []Check {
 		{IDPorts, "Host ports", checkPorts},
 		{IDImages, "Images for the engine's architecture", checkImages},
 		{IDProxy, "Proxy settings", checkProxy},
+		{IDExposure, "What other machines can reach", checkExposure},
+		{IDSubnet, "The stack's network range", checkSubnet},
 	}
 }
 
-// Run runs checks in order, filling in ID and Title, and marks skipped ones.
-func Run(ctx context.Context, env *Env, list []Check, skip map[string]bool) []Result {
-	var out []Result
-	for _, c := range list {
-		var r Result
-		if skip[c.ID] {
-			r = Result{Status: Skip, Message: "skipped by --skip-check " + c.ID}
-		} else {
-			start := time.Now()
-			r = c.Run(ctx, env)
-			r.DurationMS = time.Since(start).Milliseconds()
-		}
-		r.ID, r.Title = c.ID, c.Title
-		out = append(out, r)
+// Run runs checks in order, filling in ID and Title. skip maps the IDs not to run to the
+// reason each is skipped.
+func Run(ctx context.Context, env *Env, list []Check, skip map[string]string) []Result {
+	out := make([]Result, len(list))
+	for i, c := range list {
+		out[i] = runOne(ctx, env, c, skip)
 	}
 	return out
+}
+
+// RunConcurrently is Run with every check at once, the results still in the list's order:
+// for checks that do not depend on each other and only read env, like the smoke checks,
+// which then take as long as the slowest (the pipeline's wait for its record) rather than
+// the sum.
+func RunConcurrently(ctx context.Context, env *Env, list []Check, skip map[string]string) []Result {
+	out := make([]Result, len(list))
+	var wg sync.WaitGroup
+	for i, c := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = runOne(ctx, env, c, skip)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func runOne(ctx context.Context, env *Env, c Check, skip map[string]string) Result {
+	var r Result
+	if why, ok := skip[c.ID]; ok {
+		r = Result{Status: Skip, Message: why}
+	} else {
+		start := time.Now()
+		r = c.Run(ctx, env)
+		r.DurationMS = time.Since(start).Milliseconds()
+	}
+	r.ID, r.Title = c.ID, c.Title
+	return r
 }
 
 func engineDown(env *Env) (Result, bool) {
@@ -94,7 +123,13 @@ func checkCompose(ctx context.Context, env *Env) Result {
 		if _, err := env.LookPath(bin); err != nil {
 			return
 		}
-		out, err := env.Exec(ctx, bin, args...)
+		run := env.Exec
+		// docker-compose 1.x is Python: half a second to start, on every install. Its
+		// version is the file's; `docker compose` is a plugin docker finds, so not cached.
+		if bin == "docker-compose" && env.VersionOf != nil {
+			run = env.VersionOf
+		}
+		out, err := run(ctx, bin, args...)
 		if err != nil {
 			return
 		}
@@ -145,7 +180,7 @@ func checkResources(_ context.Context, env *Env) Result {
 	}}
 	msg := fmt.Sprintf("the engine has %d CPUs and %s; the chosen services need at least %s, %s recommended",
 		e.NCPU, mib(haveMiB), mib(minMiB), mib(limitMiB))
-	lighter := lighterChoices(env.Plan.Lighter)
+	lighter := lighterChoices(env.Plan.Lighter, env.Plan.Flags)
 	switch {
 	case haveMiB < minMiB:
 		r.Status, r.Message = Fail, msg
@@ -158,14 +193,14 @@ func checkResources(_ context.Context, env *Env) Result {
 		r.Fix = moreMemoryFix(env, e, limitMiB)
 	case env.Plan.SparkCores > e.NCPU:
 		r.Status, r.Message = Warn, msg+fmt.Sprintf("; each Spark worker offers %d cores but the engine has %d", env.Plan.SparkCores, e.NCPU)
-		r.Fix = fmt.Sprintf("run `dataeco install --spark-worker-cores %d`", max(1, e.NCPU/2))
+		r.Fix = fmt.Sprintf("run `dataeco install %s %d`", env.Plan.Flags.WorkerCores, max(1, e.NCPU/2))
 	default:
 		r.Status, r.Message = Pass, msg
 	}
 	return r
 }
 
-func lighterChoices(m map[string]int64) string {
+func lighterChoices(m map[string]int64, flags Flags) string {
 	if len(m) == 0 {
 		return ""
 	}
@@ -179,7 +214,7 @@ func lighterChoices(m map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s (saves %s)", k, mib(m[k])))
 	}
 	return "; or install less: leave out " + strings.Join(parts, ", ") +
-		" with `dataeco install --components ...`, or lower --kafka-heap, --cassandra-heap, --spark-worker-memory"
+		" with `dataeco install " + flags.Components + " ...`, or lower " + strings.Join(flags.Memory, ", ")
 }
 
 // moreMemoryFix says where this user's engine gets its memory from.
@@ -215,7 +250,7 @@ func checkDisk(ctx context.Context, env *Env) Result {
 	var need int64 = headroom
 	missing := imagesToPull(ctx, env)
 	for _, img := range missing {
-		need += imageSize(env.ImageSizes, img)
+		need += imageBytes(env.Plan, img)
 	}
 	r := Result{Details: map[string]string{"root_dir": e.RootDir, "needed_bytes": fmt.Sprint(need), "images_to_pull": fmt.Sprint(len(missing))}}
 	if !e.Local || env.FreeBytes == nil {
@@ -243,13 +278,19 @@ func checkDisk(ctx context.Context, env *Env) Result {
 	return r
 }
 
-func imageSize(sizes map[string]int64, ref string) int64 {
-	for repo, n := range sizes {
-		if strings.Contains(ref, repo+":") {
-			return n
+// imageBytes is the largest size the plan gives an image (its first service usually
+// carries it), or 1 GB when none does.
+func imageBytes(p Plan, ref string) int64 {
+	var n int64
+	for _, s := range p.Services {
+		if s.Image == ref {
+			n = max(n, s.ImageBytes)
 		}
 	}
-	return 1 << 30
+	if n == 0 {
+		return 1 << 30
+	}
+	return n
 }
 
 func gb(n int64) string { return fmt.Sprintf("%.1f GB", float64(n)/1e9) }
@@ -259,125 +300,199 @@ func gb(n int64) string { return fmt.Sprintf("%.1f GB", float64(n)/1e9) }
 // for outgoing connections' local ports is a warning: any connection may take it between
 // this check and the start, or before a later restart, and Docker then cannot publish it.
 func checkPorts(ctx context.Context, env *Env) Result {
-	var containers []containerOwner
-	if env.Engine != nil {
-		list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{})
-		if err == nil {
-			for _, c := range list.Items {
-				containers = append(containers, containerOwner{name: strings.TrimPrefix(firstName(c.Names), "/"),
-					project: c.Labels["com.docker.compose.project"], summary: c})
-			}
-		}
-	}
-	eph := ephemeralRange(env)
-	var conflicts, fixes, own, risky, moves []string
-	var staleProxy, otherOwner, temporary bool
-	taken := map[int]bool{}
+	return newPortScan(ctx, env).result()
+}
+
+// newPortScan scans every port of the plan.
+func newPortScan(ctx context.Context, env *Env) *portScan {
+	sc := &portScan{env: env, eph: ephemeralRange(env), taken: map[int]bool{}, containers: runningContainers(ctx, env)}
 	for _, p := range env.Plan.Ports {
-		taken[p.Port] = true
+		sc.taken[p.Port] = true
 	}
 	for _, p := range env.Plan.Ports {
-		addr := net.JoinHostPort(strings.Trim(p.HostIP, "[]"), fmt.Sprint(p.Port))
-		l, err := env.Listen("tcp", addr)
-		if err == nil {
-			l.Close()
-			if eph.holds(p.Port) {
-				risky = append(risky, fmt.Sprintf("%d (%s)", p.Port, p.Service))
-				alt := suggestPort(env, p, taken, eph)
-				taken[alt] = true
-				moves = append(moves, fmt.Sprintf("--%s %d", p.Flag, alt))
-			}
+		sc.scan(p)
+	}
+	return sc
+}
+
+// portScan collects what checkPorts finds, port by port.
+type portScan struct {
+	env        *Env
+	eph        portRange
+	taken      map[int]bool // planned or suggested: never suggested again
+	containers []containerOwner
+
+	conflicts, fixes, own, risky, moves []string
+	// What holds the conflicting ports decides the fix: a stale Docker proxy wants a
+	// restart, another program wants stopping, a temporary port wants moving away.
+	staleProxy, otherOwner, temporary bool
+	// otherInstalls are the directories of other dataeco installs holding ports.
+	otherInstalls []string
+	moved         []PortMove
+}
+
+// PortMove is one published port moved to a free one, as --any-port applies it.
+type PortMove struct {
+	Flag, Service string
+	From, To      int
+	Why           string // "taken by …", or "in …, the system's temporary range"
+}
+
+// FreePorts scans the plan's ports as the ports check does and, for each one that is taken
+// (by anything but this install's own containers) or lies in the system's range for outgoing
+// connections' local ports, picks a port that is free now, outside that range and not planned
+// for anything else. The ports check names these as fixes; --any-port applies them.
+func FreePorts(ctx context.Context, env *Env) []PortMove {
+	sc := newPortScan(ctx, env)
+	return sc.moved
+}
+
+func runningContainers(ctx context.Context, env *Env) []containerOwner {
+	if env.Engine == nil {
+		return nil
+	}
+	list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []containerOwner
+	for _, c := range list.Items {
+		o := containerOwner{name: strings.TrimPrefix(firstName(c.Names), "/"), project: c.Labels[api.ProjectLabel], summary: c}
+		if _, ok := c.Labels[ComponentLabel]; ok {
+			o.dir = c.Labels[api.WorkingDirLabel]
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// suggest picks a port to move p to, once, and records the move.
+func (sc *portScan) suggest(p PortNeed, why string) string {
+	alt := suggestPort(sc.env, p, sc.taken, sc.eph)
+	sc.taken[alt] = true
+	sc.moved = append(sc.moved, PortMove{Flag: p.Flag, Service: p.Service, From: p.Port, To: alt, Why: why})
+	return fmt.Sprintf("--%s %d", p.Flag, alt)
+}
+
+func (sc *portScan) scan(p PortNeed) {
+	l, err := sc.env.Listen("tcp", net.JoinHostPort(strings.Trim(p.HostIP, "[]"), fmt.Sprint(p.Port)))
+	if err == nil {
+		l.Close()
+		if sc.eph.holds(p.Port) {
+			sc.risky = append(sc.risky, fmt.Sprintf("%d (%s)", p.Port, p.Service))
+			sc.moves = append(sc.moves, sc.suggest(p, "in "+sc.eph.String()+", the system's temporary range"))
+		}
+		return
+	}
+	for _, c := range sc.containers {
+		if containerHoldsPort(c.summary, p.Port) && c.project == sc.env.Plan.Project {
+			sc.own = append(sc.own, fmt.Sprint(p.Port))
+			return
+		}
+	}
+	owner, kind := sc.holder(p, err)
+	sc.conflicts = append(sc.conflicts, fmt.Sprintf("%d (%s) is taken by %s", p.Port, p.Service, owner))
+	switch kind {
+	case heldByStaleProxy:
+		sc.staleProxy = true
+	case heldTemporarily:
+		sc.temporary = true
+	case heldByOther:
+		sc.otherOwner = true
+	}
+	sc.fixes = append(sc.fixes, sc.suggest(p, "taken by "+owner))
+}
+
+// holderKind is what kind of holder a taken port has: it decides the fix.
+type holderKind int
+
+const (
+	heldByOther      holderKind = iota // a program or a container: stop it
+	heldByStaleProxy                   // Docker's proxy with nothing behind: restart Docker
+	heldTemporarily                    // an outgoing connection's local port: move away
+	heldByInstall                      // another dataeco install: stop that one (otherInstalls)
+)
+
+// holder names what holds a port dataeco could not bind: a container (of another dataeco
+// install, named with its directory), a process, or what the bind error and the port's
+// range suggest.
+func (sc *portScan) holder(p PortNeed, bindErr error) (string, holderKind) {
+	for _, c := range sc.containers {
+		if !containerHoldsPort(c.summary, p.Port) {
 			continue
 		}
-		owner := ""
-		mine, stale := false, false
-		for _, c := range containers {
-			if containerHoldsPort(c.summary, p.Port) {
-				if c.project == env.Plan.Project {
-					mine = true
-				}
-				owner = "container " + c.name
-				break
+		if c.dir != "" {
+			if !slices.Contains(sc.otherInstalls, c.dir) {
+				sc.otherInstalls = append(sc.otherInstalls, c.dir)
 			}
+			return fmt.Sprintf("container %s of the dataeco install in %s (project %s)", c.name, c.dir, c.project), heldByInstall
 		}
-		if mine {
-			own = append(own, fmt.Sprint(p.Port))
-			continue
-		}
-		if owner == "" && env.PortOwner != nil {
-			if proc, ok := env.PortOwner(p.Port); ok {
-				owner = fmt.Sprintf("process %s (PID %d)", proc.Name, proc.PID)
-				switch {
-				// The engine's proxy with no running container behind it: Docker keeps
-				// such ports after it was killed in the middle of a start, until it restarts.
-				case proc.Name == "docker-proxy" && !proc.Outgoing:
-					owner = fmt.Sprintf("Docker's own port proxy (PID %d) for a container that no longer runs", proc.PID)
-					stale = true
-				case proc.Outgoing:
-					owner = fmt.Sprintf("an outgoing connection of %s (PID %d), which the system gave it as a temporary local port", proc.Name, proc.PID)
-					temporary = true
-				}
-			}
-		}
-		if owner == "" {
-			owner = "another program"
+		return "container " + c.name, heldByOther
+	}
+	if sc.env.PortOwner != nil {
+		if proc, ok := sc.env.PortOwner(p.Port); ok {
 			switch {
-			case errors.Is(err, syscall.EACCES):
-				owner = "the system (permission denied)"
-			case eph.holds(p.Port):
-				owner = "another program, or an outgoing connection: it lies in " + eph.String() + ", where the system picks connections' temporary local ports"
-				temporary = true
+			// The engine's proxy with no running container behind it: Docker keeps
+			// such ports after it was killed in the middle of a start, until it restarts.
+			case proc.Name == "docker-proxy" && !proc.Outgoing:
+				return fmt.Sprintf("Docker's own port proxy (PID %d) for a container that no longer runs", proc.PID), heldByStaleProxy
+			case proc.Outgoing:
+				return fmt.Sprintf("an outgoing connection of %s (PID %d), which the system gave it as a temporary local port", proc.Name, proc.PID), heldTemporarily
 			}
+			return fmt.Sprintf("process %s (PID %d)", proc.Name, proc.PID), heldByOther
 		}
-		conflicts = append(conflicts, fmt.Sprintf("%d (%s) is taken by %s", p.Port, p.Service, owner))
-		switch {
-		case stale:
-			staleProxy = true
-		case !temporary:
-			otherOwner = true
-		}
-		alt := suggestPort(env, p, taken, eph)
-		taken[alt] = true
-		fixes = append(fixes, fmt.Sprintf("--%s %d", p.Flag, alt))
-	}
-	r := Result{Details: map[string]string{"checked": fmt.Sprint(len(env.Plan.Ports))}}
-	if eph.ok {
-		r.Details["ephemeral_range"] = eph.String()
 	}
 	switch {
-	case len(conflicts) > 0:
+	case errors.Is(bindErr, syscall.EACCES):
+		return "the system (permission denied)", heldByOther
+	case sc.eph.holds(p.Port):
+		return "another program, or an outgoing connection: it lies in " + sc.eph.String() + ", where the system picks connections' temporary local ports", heldTemporarily
+	}
+	return "another program", heldByOther
+}
+
+func (sc *portScan) result() Result {
+	n := len(sc.env.Plan.Ports)
+	r := Result{Details: map[string]string{"checked": fmt.Sprint(n)}}
+	if sc.eph.ok {
+		r.Details["ephemeral_range"] = sc.eph.String()
+	}
+	switch {
+	case len(sc.conflicts) > 0:
 		r.Status = Fail
-		r.Message = "port " + strings.Join(conflicts, "; port ")
+		r.Message = "port " + strings.Join(sc.conflicts, "; port ")
 		var first []string
-		if staleProxy {
+		if sc.staleProxy {
 			first = append(first, "restart Docker to free the ports its proxy still holds (`sudo systemctl restart docker`, or restart Docker Desktop)")
 		}
-		if otherOwner {
+		for _, dir := range sc.otherInstalls {
+			first = append(first, "stop the other install (`dataeco stop --dir "+dir+"`)")
+		}
+		if sc.otherOwner {
 			first = append(first, "stop what holds the port")
 		}
 		move := "move dataeco's"
-		if temporary {
-			move = "move dataeco's out of the system's temporary range " + eph.String()
+		if sc.temporary {
+			move = "move dataeco's out of the system's temporary range " + sc.eph.String()
 		}
 		if len(first) == 0 {
-			r.Fix = strings.ToUpper(move[:1]) + move[1:] + ": `dataeco install " + strings.Join(fixes, " ") + "`"
+			r.Fix = strings.ToUpper(move[:1]) + move[1:] + ": `dataeco install " + strings.Join(sc.fixes, " ") + "`"
 		} else {
-			r.Fix = strings.Join(first, "; ") + ", or " + move + ": `dataeco install " + strings.Join(fixes, " ") + "`"
+			r.Fix = strings.Join(first, "; ") + ", or " + move + ": `dataeco install " + strings.Join(sc.fixes, " ") + "`"
 		}
-	case len(risky) > 0:
+	case len(sc.risky) > 0:
 		r.Status = Warn
 		verb := "lie"
-		if len(risky) == 1 {
+		if len(sc.risky) == 1 {
 			verb = "lies"
 		}
 		r.Message = fmt.Sprintf("all %d ports are free, but %s %s in %s, where the system picks outgoing connections' temporary local ports: "+
-			"a connection can take one before Docker publishes it, now or at a later start",
-			len(env.Plan.Ports), strings.Join(risky, ", "), verb, eph)
-		r.Fix = "choose ports outside " + eph.String() + ": `dataeco install " + strings.Join(moves, " ") + "`"
-	case len(own) > 0:
-		r.Status, r.Message = Pass, fmt.Sprintf("%d ports free or held by this install's own containers (%s)", len(env.Plan.Ports), strings.Join(own, ", "))
+			"a connection can take one before Docker publishes it, now or at a later start", n, strings.Join(sc.risky, ", "), verb, sc.eph)
+		r.Fix = "choose ports outside " + sc.eph.String() + ": `dataeco install " + strings.Join(sc.moves, " ") + "`"
+	case len(sc.own) > 0:
+		r.Status, r.Message = Pass, fmt.Sprintf("%d ports free or held by this install's own containers (%s)", n, strings.Join(sc.own, ", "))
 	default:
-		r.Status, r.Message = Pass, fmt.Sprintf("all %d ports are free", len(env.Plan.Ports))
+		r.Status, r.Message = Pass, fmt.Sprintf("all %d ports are free", n)
 	}
 	return r
 }
@@ -424,9 +539,15 @@ func suggestPort(env *Env, p PortNeed, taken map[int]bool, eph portRange) int {
 	return 1024 + p.Port%(65535-1024)
 }
 
+// ComponentLabel marks every container of a dataeco stack (the compose file sets it on each
+// service): how installs are told from other Compose projects on the same engine.
+const ComponentLabel = "io.dataeco.component"
+
 type containerOwner struct {
 	name, project string
-	summary       container.Summary
+	// dir is the directory of the dataeco install the container belongs to, when it does.
+	dir     string
+	summary container.Summary
 }
 
 func firstName(names []string) string {
@@ -476,11 +597,11 @@ func checkImages(ctx context.Context, env *Env) Result {
 	case len(wrong) > 0:
 		r.Status = Fail
 		r.Message = fmt.Sprintf("no %s build of %s", arch, strings.Join(wrong, ", "))
-		r.Fix = "use a mirror with multi-arch images (--registry HOST[:PORT]) or leave the component out with --components"
+		r.Fix = fmt.Sprintf("use a mirror with multi-arch images (%s HOST[:PORT]) or leave the component out with %s", env.Plan.Flags.Registry, env.Plan.Flags.Components)
 	case len(unreachable) > 0:
 		r.Status = Warn
 		r.Message = fmt.Sprintf("could not ask the registry about %d of %d images to pull: %s", len(unreachable), checked, groupErrors(unreachable))
-		r.Fix = "offline or behind a firewall: mirror the images and pass --registry HOST[:PORT], or bring them in a file: `dataeco images save FILE` where they can be pulled, `dataeco images load FILE` here"
+		r.Fix = "offline or behind a firewall: mirror the images and pass " + env.Plan.Flags.Registry + " HOST[:PORT], or bring them in a file: `dataeco images save FILE` where they can be pulled, `dataeco images load FILE` here"
 	case checked == 0:
 		r.Status, r.Message = Pass, "every image is already present"
 	default:
@@ -496,6 +617,11 @@ func imagesToPull(ctx context.Context, env *Env) []string {
 	for _, s := range env.Plan.Services {
 		if seen[s.Image] {
 			continue
+		}
+		if s.Built != "" {
+			if _, err := env.Engine.API.ImageInspect(ctx, s.Built); err == nil {
+				continue // built already: its base is not needed
+			}
 		}
 		seen[s.Image] = true
 		if _, err := env.Engine.API.ImageInspect(ctx, s.Image); err != nil {
@@ -537,13 +663,14 @@ func checkProxy(_ context.Context, env *Env) Result {
 		}
 	}
 	r := Result{Details: map[string]string{"proxy": redactURL(proxy), "no_proxy": noProxy}}
+	through := fmt.Sprintf("%s: image builds and the Airflow containers (their tasks) go through it; the stack's own service names never do", redactURL(proxy))
 	if len(missing) > 0 {
 		r.Status = Warn
-		r.Message = fmt.Sprintf("a proxy is set (%s) but NO_PROXY does not cover %s; clients would send the stack's local traffic to the proxy (dataeco's own probes never use it)", redactURL(proxy), strings.Join(missing, ", "))
+		r.Message = fmt.Sprintf("%s; but NO_PROXY does not cover %s, so your own clients on this machine would send the stack's local traffic to the proxy (dataeco's probes never use it)", through, strings.Join(missing, ", "))
 		r.Fix = "export NO_PROXY=localhost,127.0.0.1,$NO_PROXY"
 		return r
 	}
-	r.Status, r.Message = Pass, "proxy set, localhost exempt"
+	r.Status, r.Message = Pass, through+", nor localhost"
 	return r
 }
 
@@ -557,9 +684,6 @@ func redactURL(u string) string {
 	}
 	return u
 }
-
-// GOOS is the running OS, for Env.
-func GOOS() string { return runtime.GOOS }
 
 // groupErrors folds "error\x00image" entries into "error (image, image)" so a registry that
 // is down for every image reads as one finding.

@@ -3,12 +3,17 @@ package checks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -20,6 +25,11 @@ type fakeEngine struct {
 	present    map[string]bool
 	platforms  map[string][]string // image -> architectures; missing = registry error
 	regErr     error
+	networks   []network.Summary
+}
+
+func (f *fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+	return client.NetworkListResult{Items: f.networks}, nil
 }
 
 func (f *fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
@@ -69,6 +79,9 @@ func testEnv(mutate func(*Env)) *Env {
 			},
 			Ports:   []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 9092, Flag: "kafka-port"}},
 			Lighter: map[string]int64{"control-center": 2048},
+			Flags: Flags{Components: "--components", WorkerCores: "--spark-worker-cores", Registry: "--registry",
+				Memory: []string{"--kafka-heap", "--cassandra-heap", "--spark-worker-memory"},
+				Listen: "--listen", AllowUnauthenticated: "--allow-unauthenticated"},
 		},
 		Listen:    func(string, string) (net.Listener, error) { return fakeListener{}, nil },
 		FreeBytes: func(string) (uint64, error) { return 100e9, nil },
@@ -189,6 +202,13 @@ func TestPrerequisiteChecks(t *testing.T) {
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},
 				Ports: []container.PortSummary{{PublicPort: 9092}}}}}
 		}, Fail, "taken by container kafka-old", "--kafka-port 19092"},
+		{"port held by another dataeco install names its directory", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/other-broker-1"},
+				Labels: map[string]string{"com.docker.compose.project": "other", "com.docker.compose.project.working_dir": "/home/u/other", "io.dataeco.component": "kafka"},
+				Ports:  []container.PortSummary{{PublicPort: 9092}}}}}
+		}, Fail, "port 9092 (broker) is taken by container other-broker-1 of the dataeco install in /home/u/other (project other)",
+			"stop the other install (`dataeco stop --dir /home/u/other`), or move dataeco's: `dataeco install --kafka-port 19092`"},
 		{"port held by our own install is fine", checkPorts, func(e *Env) {
 			e.Listen = inUse
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/dataeco-broker-1"},
@@ -221,7 +241,26 @@ func TestPrerequisiteChecks(t *testing.T) {
 			e.Getenv = func(k string) string {
 				return map[string]string{"HTTP_PROXY": "http://p:3128", "NO_PROXY": "localhost,127.0.0.1,.corp"}[k]
 			}
-		}, Pass, "localhost exempt", ""},
+		}, Pass, "image builds and the Airflow containers (their tasks) go through it", ""},
+
+		{"loopback only passes", checkExposure, nil, Pass, "nothing is reachable from other machines", ""},
+		{"exposed without authentication fails", checkExposure, func(e *Env) {
+			e.Plan.Ports = []PortNeed{
+				{Service: "broker", HostIP: "0.0.0.0", Port: 9092, What: "Kafka (host listener)"},
+				{Service: "cassandra", HostIP: "0.0.0.0", Port: 9042, What: "Cassandra CQL", Auth: "password"},
+				{Service: "spark-master", HostIP: "127.0.0.1", Port: 7077, What: "Spark master RPC"},
+			}
+		}, Fail, "with no authentication: Kafka (host listener) 9092 (anyone", "--allow-unauthenticated"},
+		{"every address counts as exposed", checkExposure, func(e *Env) {
+			e.Plan.Ports = []PortNeed{{Service: "spark-master", HostIP: "", Port: 7077, What: "Spark master RPC"}}
+		}, Fail, "Spark master RPC 7077", "--listen 127.0.0.1"},
+		{"exposed and accepted warns", checkExposure, func(e *Env) {
+			e.Plan.AllowUnauthenticated = true
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "192.0.2.10", Port: 9092, What: "Kafka (host listener)"}}
+		}, Warn, "by anyone, as --allow-unauthenticated allows: Kafka (host listener) 9092", "--listen 127.0.0.1"},
+		{"exposed with authentication only passes", checkExposure, func(e *Env) {
+			e.Plan.Ports = []PortNeed{{Service: "cassandra", HostIP: "::", Port: 9042, What: "Cassandra CQL", Auth: "password (Cassandra roles)"}}
+		}, Pass, "each with authentication: Cassandra CQL 9042 (password (Cassandra roles))", ""},
 
 		{"engine down reported", checkEngine, func(e *Env) {
 			e.Engine = nil
@@ -250,7 +289,7 @@ func TestPrerequisiteChecks(t *testing.T) {
 
 func TestRunSkipsAndLabels(t *testing.T) {
 	t.Parallel()
-	res := Run(context.Background(), testEnv(nil), Prerequisites(), map[string]bool{IDPorts: true})
+	res := Run(context.Background(), testEnv(nil), Prerequisites(), map[string]string{IDPorts: "skipped by --skip-check ports"})
 	if len(res) != len(Prerequisites()) {
 		t.Fatalf("got %d results", len(res))
 	}
@@ -277,5 +316,86 @@ func TestPortOwnerFromProc(t *testing.T) {
 	}
 	if p.PID == 0 || p.Name == "" {
 		t.Errorf("owner %+v", p)
+	}
+}
+
+// TestRunConcurrently: the checks run at once (each waits for all to have started) and the
+// results keep the list's order.
+func TestRunConcurrently(t *testing.T) {
+	t.Parallel()
+	var started sync.WaitGroup
+	list := []Check{}
+	for _, id := range []string{"a", "b", "c"} {
+		started.Add(1)
+		list = append(list, Check{ID: id, Title: id, Run: func(context.Context, *Env) Result {
+			started.Done()
+			started.Wait() // deadlocks unless all three run at once
+			return Result{Status: Pass, Message: id}
+		}})
+	}
+	done := make(chan []Result)
+	go func() { done <- RunConcurrently(context.Background(), &Env{}, list, map[string]string{}) }()
+	select {
+	case res := <-done:
+		for i, id := range []string{"a", "b", "c"} {
+			if res[i].ID != id || res[i].Message != id {
+				t.Errorf("result %d: %+v", i, res[i])
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the checks did not run at once")
+	}
+}
+
+// TestFreePorts: --any-port moves what the ports check would flag, and only that.
+func TestFreePorts(t *testing.T) {
+	t.Parallel()
+	busy := func(ports ...int) func(string, string) (net.Listener, error) {
+		return func(_, addr string) (net.Listener, error) {
+			for _, p := range ports {
+				if strings.HasSuffix(addr, fmt.Sprintf(":%d", p)) {
+					return nil, syscall.EADDRINUSE
+				}
+			}
+			return fakeListener{}, nil
+		}
+	}
+	two := []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 9092, Flag: "kafka-port"},
+		{Service: "cassandra", HostIP: "127.0.0.1", Port: 9042, Flag: "cassandra-port"}}
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Env)
+		want   []PortMove
+	}{
+		{"all free: nothing moves", func(e *Env) { e.Plan.Ports = two }, nil},
+		{"a taken port moves to a free one", func(e *Env) {
+			e.Plan.Ports = two
+			e.Listen = busy(9092, 19092)
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 42, Name: "java"}, true }
+		}, []PortMove{{Flag: "kafka-port", Service: "broker", From: 9092, To: 10092, Why: "taken by process java (PID 42)"}}},
+		{"a free port in the temporary range moves out of it", func(e *Env) {
+			e.EphemeralPorts = linuxRange
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 39092, Flag: "kafka-port"}}
+		}, []PortMove{{Flag: "kafka-port", Service: "broker", From: 39092, To: 29092, Why: "in 32768-60999, the system's temporary range"}}},
+		{"this install's own ports stay", func(e *Env) {
+			e.Listen = busy(9092)
+			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/dataeco-broker-1"},
+				Labels: map[string]string{"com.docker.compose.project": "dataeco"}, Ports: []container.PortSummary{{PublicPort: 9092}}}}}
+		}, nil},
+		{"moves never land on each other or on a planned port", func(e *Env) {
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "127.0.0.1", Port: 9092, Flag: "kafka-port"},
+				{Service: "jmx", HostIP: "127.0.0.1", Port: 19092, Flag: "kafka-jmx-port"},
+				{Service: "other", HostIP: "127.0.0.1", Port: 10092, Flag: "other-port"}}
+			e.Listen = busy(9092, 10092)
+		}, []PortMove{{Flag: "kafka-port", Service: "broker", From: 9092, To: 29092, Why: "taken by another program"},
+			{Flag: "other-port", Service: "other", From: 10092, To: 20092, Why: "taken by another program"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := FreePorts(context.Background(), testEnv(tt.mutate))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("FreePorts = %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -144,7 +144,7 @@ func preparePipeline(t *testing.T, ctx context.Context, tg *SmokeTarget) {
 	defer s.Close()
 	for _, stmt := range strings.Split(string(schema), ";") {
 		if stmt = stripComments(stmt); stmt != "" {
-			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+			if err := s.Query(stmt).ExecContext(ctx); err != nil {
 				t.Fatalf("applying schema.cql: %v\n%s", err, stmt)
 			}
 		}

@@ -80,13 +80,6 @@ func waitFor(t *testing.T, ctx context.Context, what string, ok func() bool) {
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 // BenchmarkRealPipelineLatency measures the pipeline smoke check's end-to-end latency on the
 // real stack (a marked user produced → its row read back), one sample per iteration:
 //

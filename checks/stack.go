@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
 
@@ -85,7 +86,7 @@ func checkContainers(ctx context.Context, env *Env) Result {
 	}
 	byService := map[string]string{}
 	for _, c := range list.Items {
-		byService[c.Labels["com.docker.compose.service"]] = c.ID
+		byService[c.Labels[api.ServiceLabel]] = c.ID
 	}
 	var missing, bad, stopped []string
 	var diags []*Diagnosis
@@ -158,13 +159,13 @@ func checkDrift(ctx context.Context, env *Env) Result {
 	}
 	var drifted, unknown []string
 	for _, c := range list.Items {
-		name := c.Labels["com.docker.compose.service"]
+		name := c.Labels[api.ServiceLabel]
 		h, ok := want[name]
 		if !ok {
 			unknown = append(unknown, name)
 			continue
 		}
-		if h != "" && c.Labels["com.docker.compose.config-hash"] != h {
+		if h != "" && c.Labels[api.ConfigHashLabel] != h {
 			drifted = append(drifted, name)
 		}
 	}
@@ -196,7 +197,7 @@ func stackContainers(ctx context.Context, env *Env) (*Stack, client.ContainerLis
 		return nil, client.ContainerListResult{}, &r
 	}
 	list, err := env.Engine.API.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+s.Project)})
+		Filters: make(client.Filters).Add("label", api.ProjectLabel+"="+s.Project)})
 	if err != nil {
 		return nil, list, &Result{Status: Fail, Message: "listing containers: " + err.Error(), Fix: "run `docker ps -a`"}
 	}

@@ -1,17 +1,32 @@
-// Package installer is everything in dataeco that changes state: it reads the user's answers,
-// renders the compose file into the install dir, and drives Compose (as a library) against
-// the Docker engine, showing progress on the way. It owns the command-line interface too.
+// Package installer is dataeco's command line: the commands, their flags, the questions,
+// and everything printed. It reads answers and renders the stack through the stack model
+// (installer/model), drives the Docker engine through the engine driver (installer/engine),
+// and runs the checks (checks). Behaviour lives below; a command here translates flags into
+// calls and results into output.
 package installer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
+	"strings"
 
+	"github.com/dataeco/dataeco/installer/engine"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, as documented in the README.
+const (
+	ExitOK          = hint.ExitOK
+	ExitFailure     = hint.ExitFailure
+	ExitUsage       = hint.ExitUsage
+	ExitInterrupted = hint.ExitInterrupted
 )
 
 // urfave/cli keeps one global help flag and one global help command, and writes to both
@@ -23,6 +38,13 @@ var libraryHelpAction cli.ActionFunc
 
 func init() {
 	cli.HelpFlag = copiedBoolFlag{&cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}}
+	// The library prints a flag's usage on one line however long; help wraps at 100 columns,
+	// under the column the text starts in.
+	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
+		var buf bytes.Buffer
+		cli.HelpPrinterCustom(&buf, templ, data, nil)
+		_, _ = io.WriteString(w, wrapHelp(buf.String(), helpWidth))
+	}
 	probe := &cli.App{}
 	probe.Setup()
 	for _, c := range probe.Commands {
@@ -30,6 +52,41 @@ func init() {
 			libraryHelpAction = c.Action
 		}
 	}
+}
+
+// helpWidth is the widest line help prints: most terminals show it whole.
+const helpWidth = 100
+
+// wrapHelp breaks every line wider than width at spaces, continuing under the column where
+// the line's text starts (after a flag's name, the description).
+func wrapHelp(text string, width int) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if len([]rune(line)) <= width {
+			out = append(out, line)
+			continue
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		if i := strings.Index(line[indent:], "  "); i > 0 {
+			if j := indent + i + len(line[indent+i:]) - len(strings.TrimLeft(line[indent+i:], " ")); j < width/2 {
+				indent = j
+			}
+		}
+		pad := strings.Repeat(" ", indent)
+		cur := line[:indent]
+		for _, word := range strings.Fields(line[indent:]) {
+			if len(cur) > indent && len([]rune(cur))+1+len([]rune(word)) > width {
+				out = append(out, cur)
+				cur = pad
+			}
+			if len(cur) > indent {
+				cur += " "
+			}
+			cur += word
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // copiedBoolFlag is a bool flag whose Apply leaves the shared definition untouched.
@@ -56,41 +113,45 @@ type App struct {
 	Streams *IOStreams
 	Getenv  func(string) string
 	Build   BuildInfo
-	// Connect reaches the Docker engine; nil means ConnectDocker.
-	Connect func(ctx context.Context) (*Docker, error)
+	// Connect reaches the Docker engine; nil means engine.Connect.
+	Connect func(ctx context.Context) (*engine.Docker, error)
 	// Prompter returns the prompt implementation; nil means survey on the terminal.
 	Prompter func() (Prompter, error)
+	// Browser opens a URL; nil means the OS's opener (tests record the URL instead).
+	Browser func(url string) error
 	// Template replaces the embedded compose template; tests use it to play a newer dataeco
 	// (an upgrade) against an existing install. Empty means the embedded one.
 	Template string
 }
 
-// render renders the compose file this binary installs for the answers.
-func (a *App) render(ans *Answers) ([]byte, error) {
-	if a.Template != "" {
-		return renderTemplate(a.Template, ans, a.Build.Version)
-	}
-	return RenderCompose(ans, a.Build.Version)
+// renderer renders the compose file this binary installs.
+func (a *App) renderer() model.Renderer {
+	return model.Renderer{Version: a.Build.Version, Template: a.Template}
 }
 
 // Main runs the CLI and returns the process exit code, rendering any error once.
 func Main(ctx context.Context, a *App, args []string) int {
 	err := a.Run(ctx, args)
 	if err != nil {
-		if errors.Is(err, errInterrupted) || ctx.Err() != nil {
+		if errors.Is(err, hint.ErrInterrupted) || ctx.Err() != nil {
 			fmt.Fprintf(a.Streams.ErrOut, "interrupted: %v\n", err)
 			return ExitInterrupted
 		}
-		RenderError(a.Streams.ErrOut, err)
+		hint.Render(a.Streams.ErrOut, err)
 	}
-	return ExitCode(err)
+	return hint.ExitCode(err)
 }
 
-func (a *App) connect(ctx context.Context) (*Docker, error) {
+func (a *App) connect(ctx context.Context) (*engine.Docker, error) {
 	if a.Connect != nil {
 		return a.Connect(ctx)
 	}
-	return ConnectDocker(ctx, a.Streams.ErrOut)
+	return engine.Connect(ctx, a.Streams.ErrOut)
+}
+
+// progress is where the engine shows its progress: stderr, as a terminal or not.
+func (a *App) progress() engine.Output {
+	return engine.Output{W: a.Streams.ErrOut, TTY: a.Streams.ErrTTY, Color: a.Streams.Color}
 }
 
 func (a *App) prompter() (Prompter, error) {
@@ -109,11 +170,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		a.Getenv = os.Getenv
 	}
 	app := a.newCLI()
-	err := app.RunContext(ctx, args)
-	if err == nil && len(args) > 1 && app.Command(args[1]) == nil && args[1][0] != '-' && args[1] != "help" {
-		return &Error{Code: ExitUsage, Err: fmt.Errorf("unknown command %q", args[1]), Hint: "run `dataeco help`"}
-	}
-	return err
+	return app.RunContext(ctx, args)
 }
 
 // newCLI builds the command tree, fresh for each run.
@@ -130,21 +187,34 @@ func (a *App) newCLI() *cli.App {
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &Error{Code: ExitUsage, Err: err, Hint: "run `dataeco help` for the commands and `dataeco COMMAND --help` for their flags"}
+			return hint.UsageHint("run `dataeco help` for the commands and `dataeco COMMAND --help` for their flags", err)
 		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(a.Streams.ErrOut, "unknown command %q; run `dataeco help`\n", name)
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and exit", DisableDefaultText: true}},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return a.printVersion(false)
+			}
+			if c.NArg() > 0 {
+				return hint.UsageHint("run `dataeco help`", fmt.Errorf("unknown command %q", c.Args().First()))
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			a.installCmd(),
 			a.startCmd(),
 			a.stopCmd(),
+			a.restartCmd(),
+			a.resetCmd(),
+			a.backupCmd(),
+			a.restoreCmd(),
 			a.downCmd(),
 			a.uninstallCmd(),
 			a.statusCmd(),
 			a.logsCmd(),
 			a.configCmd(),
 			a.credentialsCmd(),
+			a.envCmd(),
+			a.openCmd(),
 			a.imagesCmd(),
 			a.doctorCmd(),
 			a.smokeCmd(),
@@ -179,7 +249,7 @@ func (a *App) newCLI() *cli.App {
 func (a *App) helpCmd() *cli.Command {
 	return helpCommand(func(c *cli.Context) error {
 		if name := c.Args().First(); name != "" && c.App.Command(name) == nil {
-			return &Error{Code: ExitUsage, Err: fmt.Errorf("no command %q", name), Hint: "run `dataeco help` for the commands"}
+			return hint.UsageHint("run `dataeco help` for the commands", fmt.Errorf("no command %q", name))
 		}
 		return libraryHelpAction(c)
 	})
@@ -190,48 +260,3 @@ func helpCommand(action cli.ActionFunc) *cli.Command {
 	return &cli.Command{Name: "help", Aliases: []string{"h"}, Usage: "Shows a list of commands or help for one command",
 		ArgsUsage: "[command]", Action: action}
 }
-
-// dirFlag is on every command that reads the install dir.
-func dirFlag() cli.Flag {
-	return &cli.StringFlag{Name: "dir", Usage: "install dir (default ~/.dataeco)", EnvVars: []string{"DATAECO_HOME"}}
-}
-
-func (a *App) installDir(c *cli.Context) (string, error) {
-	return InstallDir(c.String("dir"), func(string) string { return "" })
-}
-
-// installed is what a previous install left in its dir.
-type installed struct {
-	Dir     string
-	Answers *Answers
-	Secrets Secrets
-	Compose []byte
-}
-
-// loadInstalled reads the install dir; commands other than install need one.
-func (a *App) loadInstalled(c *cli.Context) (*installed, error) {
-	dir, err := a.installDir(c)
-	if err != nil {
-		return nil, err
-	}
-	ans, err := LoadAnswers(dir)
-	if err != nil {
-		return nil, err
-	}
-	if ans == nil {
-		return nil, &Error{Code: ExitFailure, Err: fmt.Errorf("nothing is installed in %s", dir),
-			Hint: "run `dataeco install` first (or pass --dir for an install elsewhere)"}
-	}
-	sec, err := LoadSecrets(dir)
-	if err != nil {
-		return nil, err
-	}
-	composeBytes, err := a.render(ans)
-	if err != nil {
-		return nil, err
-	}
-	return &installed{Dir: dir, Answers: ans, Secrets: sec, Compose: composeBytes}, nil
-}
-
-// composePath is where the rendered definition lives.
-func composePath(dir string) string { return filepath.Join(dir, composeFile) }

@@ -2,10 +2,13 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dataeco/dataeco/installer/engine"
 )
 
 // TestBadInputRefusedBeforeAnythingIsWritten: every invalid flag value exits 2 naming the
@@ -43,6 +46,12 @@ func TestBadInputRefusedBeforeAnythingIsWritten(t *testing.T) {
 		{[]string{"--registry", "https://mirror"}, "--registry", "mirror.local:5000"},
 		{[]string{"--registry", "host:99999"}, "--registry", "mirror.local:5000"},
 		{[]string{"--project", "Data Eco"}, "--project", "dataeco"},
+		{[]string{"--advertise", "my laptop"}, "--advertise", "dataeco.example.lan"},
+		{[]string{"--advertise", "0.0.0.0"}, "--advertise", "dataeco.example.lan"},
+		{[]string{"--subnet", "10.0.0.0/30"}, "--subnet", "10.123.0.0/24"},
+		{[]string{"--subnet", "vpn"}, "--subnet", "10.123.0.0/24"},
+		{[]string{"--expose", "kafka"}, "--expose", "zookeeper"},
+		{[]string{"--ca-cert", "/nonexistent/ca.pem"}, "--ca-cert", "/usr/local/share/ca-certificates/company.crt"},
 		{[]string{"--dir", aFile}, "--dir", "~/.dataeco"},
 		{[]string{"--dir", filepath.Join(readOnly, "install")}, "--dir", "~/.dataeco"},
 	}
@@ -59,9 +68,9 @@ func TestBadInputRefusedBeforeAnythingIsWritten(t *testing.T) {
 			}
 			streams, _, out, errOut := TestStreams()
 			connected := false
-			app := &App{Streams: streams, Connect: func(context.Context) (*Docker, error) {
+			app := &App{Streams: streams, Connect: func(context.Context) (*engine.Docker, error) {
 				connected = true
-				return nil, UsageError("--test", "", "Docker must not be reached")
+				return nil, errors.New("Docker must not be reached")
 			}}
 			code := Main(context.Background(), app, args)
 			if code != ExitUsage {
@@ -97,13 +106,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--help"}, ExitOK, "COMMANDS"},
 		{[]string{"install", "--help"}, ExitOK, "--spark-worker-memory"},
 		{[]string{"version"}, ExitOK, "dataeco test"},
-		{[]string{"version", "--json"}, ExitOK, `"version":"test"`},
+		{[]string{"version", "--json"}, ExitOK, `"version": "test"`},
 		{[]string{"status", "--dir", "/nonexistent/dataeco"}, ExitFailure, ""},
 	} {
 		streams, _, out, errOut := TestStreams()
-		app := &App{Streams: streams, Build: BuildInfo{Version: "test"}, Connect: func(context.Context) (*Docker, error) {
+		app := &App{Streams: streams, Build: BuildInfo{Version: "test"}, Connect: func(context.Context) (*engine.Docker, error) {
 			t.Errorf("%v contacted Docker", tt.args)
-			return nil, UsageError("--x", "", "no")
+			return nil, errors.New("no")
 		}}
 		code := Main(context.Background(), app, append([]string{"dataeco"}, tt.args...))
 		if code != tt.code || !strings.Contains(out.String(), tt.out) {

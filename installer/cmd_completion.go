@@ -1,13 +1,15 @@
 package installer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 )
 
 // Shell completion. The scripts hold no list of commands: on every Tab they ask the binary
@@ -29,13 +31,11 @@ func (a *App) completionCmd() *cli.Command {
 		BashComplete: func(c *cli.Context) { completeWords(c, completionShells) },
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return &Error{Code: ExitUsage, Err: fmt.Errorf("completion takes one shell: bash, zsh or fish"),
-					Hint: "for example: eval \"$(dataeco completion bash)\""}
+				return hint.UsageHint("for example: eval \"$(dataeco completion bash)\"", errors.New("completion takes one shell: bash, zsh or fish"))
 			}
 			script, ok := completionScript(c.Args().First())
 			if !ok {
-				return &Error{Code: ExitUsage, Err: fmt.Errorf("no completion for shell %q: use bash, zsh or fish", c.Args().First()),
-					Hint: "for example: eval \"$(dataeco completion bash)\""}
+				return hint.UsageHint("for example: eval \"$(dataeco completion bash)\"", fmt.Errorf("no completion for shell %q: use bash, zsh or fish", c.Args().First()))
 			}
 			_, err := fmt.Fprint(a.Streams.Out, script)
 			return err
@@ -68,31 +68,17 @@ func (a *App) completeServices(c *cli.Context) {
 	completeWords(c, names)
 }
 
-// serviceNames lists the services the install's compose file defines, sorted. Completion must
-// stay quiet and fast, so every failure falls back to the services of a default install.
+// serviceNames lists the services of this install (or of a default install when there is
+// none yet), sorted. Completion must stay quiet and fast: no file is rendered and every
+// failure falls back to the default install.
 func (a *App) serviceNames(c *cli.Context) []string {
-	ans := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	ans := model.DefaultAnswers(model.EngineResources{NCPU: 2, MemTotal: 8 << 30})
 	if dir, err := a.installDir(c); err == nil {
-		if saved, err := LoadAnswers(dir); err == nil && saved != nil {
+		if saved, err := model.LoadAnswers(dir); err == nil && saved != nil {
 			ans = *saved
 		}
 	}
-	content, err := RenderCompose(&ans, a.Build.Version)
-	if err != nil {
-		return nil
-	}
-	var doc struct {
-		Services map[string]yaml.Node `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(content, &doc); err != nil {
-		return nil
-	}
-	names := make([]string, 0, len(doc.Services))
-	for name := range doc.Services {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return model.ServiceNames(&ans)
 }
 
 // completeWords prints words as the candidates for the next argument, or the command's flags

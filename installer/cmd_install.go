@@ -3,29 +3,33 @@ package installer
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/dataeco/dataeco/embedded"
-	"github.com/dataeco/dataeco/embedded/pipeline"
+	"github.com/dataeco/dataeco/checks"
+	"github.com/dataeco/dataeco/installer/engine"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
 )
 
 func (a *App) installCmd() *cli.Command {
 	flags := []cli.Flag{
 		dirFlag(),
-		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "take the defaults for every question not answered by a flag", EnvVars: []string{"DATAECO_YES"}},
-		&cli.DurationFlag{Name: "timeout", Usage: "how long each service may take to become ready (default: per service, 2-10m)", EnvVars: []string{"DATAECO_TIMEOUT"}},
+		yesFlag("take the defaults for every question not answered by a flag"),
+		timeoutFlag(),
 		skipCheckFlag(),
 		keepOnFailureFlag(),
-		&cli.BoolFlag{Name: "no-smoke", Usage: "do not run the smoke checks at the end", EnvVars: []string{"DATAECO_NO_SMOKE"}},
+		&cli.BoolFlag{Name: "no-smoke", Usage: "do not run the smoke checks at the end", EnvVars: []string{"DATAECO_NO_SMOKE"}, DisableDefaultText: true},
 		pipelineTimeoutFlag(),
+		&cli.BoolFlag{Name: "any-port", Usage: "move each published port that is taken (by another install, say) or lies in the system's temporary " +
+			"range to a free one, unless its flag is given; the ports are saved with the answers", EnvVars: []string{"DATAECO_ANY_PORT"}, DisableDefaultText: true},
+		&cli.StringSliceFlag{Name: "ca-cert", Usage: "trust the certificate authority in PEM `FILE` in the images dataeco builds (repeatable; " +
+			"\"none\" drops them; default: $SSL_CERT_FILE on the first install)", EnvVars: []string{"DATAECO_CA_CERT"}},
 	}
+	// With flag categories the library leaves the help flag out of the listing; name it.
+	flags = append(flags, cli.HelpFlag)
 	flags = append(flags, settingFlags()...)
 	return &cli.Command{
 		Name:  "install",
@@ -39,307 +43,305 @@ func (a *App) installCmd() *cli.Command {
 	}
 }
 
-// phase names where a long command is, so an interruption can say where it stopped.
-type phase struct{ name string }
-
 func (a *App) runInstall(c *cli.Context) error {
 	ctx := c.Context
 	started := time.Now()
-	// Everything the user typed is checked before Docker is asked anything or a file written.
-	dir, err := a.installDir(c)
-	if err != nil {
-		return err
-	}
-	if err := checkWritable(dir); err != nil {
-		return err
-	}
-	saved, err := LoadAnswers(dir)
-	if err != nil {
-		return err
-	}
-	o, err := readOverrides(c, saved)
-	if err != nil {
-		return err
-	}
-	secrets, err := LoadSecrets(dir)
-	if err != nil {
-		return err
-	}
-	docker, err := a.connect(ctx)
+	def, docker, err := a.prepareInstall(c)
 	if err != nil {
 		return err
 	}
 	defer docker.Close()
-	fmt.Fprintf(a.Streams.ErrOut, "Docker: %s %s (API %s), %d CPUs and %s for containers\n",
-		docker.Facts.Flavour(), docker.Facts.Version, docker.Facts.APIVersion, docker.Info.NCPU, humanBytesIEC(docker.Info.MemTotal))
-
-	ans, err := resolveAnswers(o, saved, DefaultAnswers(docker.Resources()), c.Bool("yes"), a.prompter)
-	if err != nil {
-		return err
-	}
-	if saved != nil && saved.Project != ans.Project {
-		return UsageError("--project", saved.Project, "this install dir already runs project %q; remove it with `dataeco uninstall` first", saved.Project)
-	}
-	if _, err := secrets.EnsureSecrets(ans.Project); err != nil {
-		return err
-	}
-	rendered, err := a.render(ans)
-	if err != nil {
-		return err
-	}
-	project, err := LoadProject(ctx, ans.Project, dir, rendered, secrets)
-	if err != nil {
-		return err
-	}
-	if err := a.runPrerequisites(ctx, docker, ans, project, c.StringSlice("skip-check")); err != nil {
-		return err
-	}
-	if err := prepareDir(dir); err != nil {
-		return err
-	}
-	release, err := lockInstall(dir, "install")
+	stack, release, err := a.lockAndFetch(c, docker, def, "install")
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := writeInstall(dir, ans, secrets, rendered); err != nil {
+	if err := model.WriteInstall(def.Dir, def.Answers, def.Secrets, def.Compose); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Streams.ErrOut, "Wrote %s\n", composePath(dir))
-
-	stack, err := NewStack(docker, a.Streams, ans.Project)
-	if err != nil {
+	if err := model.WriteBuilds(def.Dir, def.Builds); err != nil {
 		return err
 	}
-	ph := &phase{name: "pulling images"}
-	if err := a.installStack(ctx, stack, project, c.Duration("timeout"), c.Bool("keep-on-failure"), ph); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w while %s; run `dataeco install` again to continue", errInterrupted, ph.name)
-		}
+	if err := model.WriteCACerts(def.Dir, def.Inputs.CACerts); err != nil {
 		return err
 	}
-	if err := a.printSummary(ctx, stack, ans, dir, time.Since(started)); err != nil {
+	a.status("Wrote %s", filepath.Join(def.Dir, model.ComposeFile))
+	a.status("Starting services in dependency order")
+	if err := a.bringUp(ctx, stack, timeouts(c), c.Bool("keep-on-failure"), "install"); err != nil {
+		return err
+	}
+	if err := a.writeSummary(ctx, stack, def, time.Since(started)); err != nil {
 		return err
 	}
 	if c.Bool("no-smoke") {
 		return nil
 	}
-	fmt.Fprintln(a.Streams.ErrOut, "\nSmoke checks (skip with --no-smoke)")
-	results := a.runSmoke(ctx, ans, secrets, c.Duration("pipeline-timeout"))
+	a.status("\nSmoke checks (skip with --no-smoke)")
+	results := a.runSmoke(ctx, def, c.Duration("pipeline-timeout"))
 	writeSmokeTable(a.Streams.Out, results)
 	return smokeError(results)
 }
 
-func (a *App) installStack(ctx context.Context, stack *Stack, project *types.Project, timeout time.Duration, keep bool, ph *phase) error {
-	fmt.Fprintln(a.Streams.ErrOut, "Pulling images (only those not present yet)")
-	if err := stack.Pull(ctx, project); err != nil {
-		return err
+// prepareInstall checks everything the user typed before Docker is asked anything or a
+// file written, then resolves the answers against the engine and renders them.
+func (a *App) prepareInstall(c *cli.Context) (*model.Definition, *engine.Docker, error) {
+	dir, err := a.installDir(c)
+	if err != nil {
+		return nil, nil, err
 	}
-	ph.name = "starting services"
-	fmt.Fprintln(a.Streams.ErrOut, "Starting services in dependency order")
-	err := stack.Up(ctx, project, timeout)
+	if err := model.CheckWritable(dir); err != nil {
+		return nil, nil, err
+	}
+	saved, err := model.LoadAnswers(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	given, err := given(c, saved)
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets, err := model.LoadSecrets(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := model.CheckInputs(dir); err != nil {
+		return nil, nil, err
+	}
+	in, err := a.installInputs(c, dir, saved == nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	docker, err := a.connect(c.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	def, err := a.define(c, docker, dir, saved, given, secrets, in)
+	if err != nil {
+		docker.Close()
+		return nil, nil, err
+	}
+	return def, docker, nil
+}
+
+// define resolves the answers (flags, saved, questions or defaults sized to the engine) and
+// renders them, with the install's secrets complete.
+func (a *App) define(c *cli.Context, docker *engine.Docker, dir string, saved *model.Answers, given model.Given, secrets model.Secrets, in model.Inputs) (*model.Definition, error) {
+	a.status("Docker: %s %s (API %s), %d CPUs and %s for containers",
+		docker.Facts.Flavour(), docker.Facts.Version, docker.Facts.APIVersion, docker.Info.NCPU, gibibytes(docker.Info.MemTotal))
+	res := model.EngineResources{NCPU: docker.Info.NCPU, MemTotal: docker.Info.MemTotal}
+	ask := func() (model.Asker, error) {
+		p, err := a.prompter()
+		return asker{p}, err
+	}
+	ans, err := model.Resolve(given, saved, model.DefaultAnswers(res), c.Bool("yes"), ask)
+	if err != nil {
+		return nil, err
+	}
+	if saved != nil && saved.Migrated != "" {
+		a.status("This install dir comes from an earlier dataeco: %s is brought from %s", model.AnswersFile, saved.Migrated)
+	}
+	if saved != nil && saved.Project != ans.Project {
+		return nil, hint.Usage("--project", saved.Project, "this install dir already runs project %q; remove it with `dataeco uninstall` first", saved.Project)
+	}
+	if _, err := secrets.EnsureSecrets(ans.Project); err != nil {
+		return nil, err
+	}
+	secrets.SetProxy(a.proxy(docker), ans)
+	a.noteNewOverrides(saved, ans)
+	if len(in.Override) > 0 {
+		a.status("Merging your %s over the rendered file (dataeco never rewrites it)", filepath.Join(dir, model.OverrideFile))
+	}
+	def, err := a.renderer().DefineWith(c.Context, dir, ans, secrets, in)
+	if err != nil || !c.Bool("any-port") {
+		return def, err
+	}
+	if !a.movePorts(c.Context, docker, def, given) {
+		return def, nil
+	}
+	return a.renderer().DefineWith(c.Context, dir, ans, secrets, in)
+}
+
+// movePorts applies --any-port to def's answers: every published port the ports check would
+// flag moves to the free port it would suggest, except those set by a flag on this run. It
+// reports whether any moved.
+func (a *App) movePorts(ctx context.Context, docker *engine.Docker, def *model.Definition, given model.Given) bool {
+	env := a.checkEnv(docker, nil)
+	env.Plan = plan(def)
+	moved := false
+	for _, m := range checks.FreePorts(ctx, env) {
+		if _, explicit := given[m.Flag]; explicit {
+			continue
+		}
+		for _, p := range model.Ports() {
+			if p.Flag == m.Flag {
+				def.Answers.Ports[p.Key] = m.To
+				moved = true
+				a.status("--any-port: %s on %d, not %d (%s)", p.What, m.To, m.From, m.Why)
+				break
+			}
+		}
+	}
+	return moved
+}
+
+// noteNewOverrides says, once (when an --image override is new or changed), that the stack
+// leaves the tested set: a later re-run keeps the override without repeating it.
+func (a *App) noteNewOverrides(saved, ans *model.Answers) {
+	for _, o := range ans.Overrides() {
+		if saved != nil && saved.Images[o.Name] == ans.Images[o.Name] {
+			continue
+		}
+		a.status("Note: %s runs %s in place of the pinned %s; dataeco is tested with the pinned set only (--image %s= goes back to it)",
+			o.Name, o.Image, o.Pinned, o.Name)
+	}
+}
+
+// installInputs reads the install dir's inputs and puts in the CAs of this run: --ca-cert's
+// files, else the dir's file, else on the first install $SSL_CERT_FILE (where a company's
+// machines usually point at their bundle).
+func (a *App) installInputs(c *cli.Context, dir string, first bool) (model.Inputs, error) {
+	in, err := model.ReadInputs(dir)
+	if err != nil {
+		return in, err
+	}
+	fix := "pass your CA with --ca-cert FILE, or --ca-cert none to trust only the images' own"
+	switch {
+	case c.IsSet("ca-cert"):
+		in.CACerts, err = model.ReadCACertFiles(c.StringSlice("ca-cert"))
+	case len(in.CACerts) > 0:
+		if in.CACerts, err = model.ParseCACerts(in.CACerts); err != nil {
+			err = hint.New(fix, fmt.Errorf("%s in %s: %w", model.CACertsFile, dir, err))
+		}
+	case a.Getenv("SSL_CERT_FILE") != "" && first:
+		file := a.Getenv("SSL_CERT_FILE")
+		if in.CACerts, err = model.ReadCACertFiles([]string{file}); err != nil {
+			err = hint.New(fix, fmt.Errorf("SSL_CERT_FILE=%s: %w", file, err))
+		} else {
+			a.status("Trusting the CAs of SSL_CERT_FILE=%s in the images dataeco builds (--ca-cert none to stop)", file)
+		}
+	}
+	return in, err
+}
+
+// lockAndFetch runs the prerequisite checks, takes the install dir's lock (creating the
+// dir) and brings every image the definition needs: pulled or built. It comes before
+// anything is written, so a failed check, pull or build leaves the install dir and the
+// running stack as they were. release lets go of the lock.
+func (a *App) lockAndFetch(c *cli.Context, docker *engine.Docker, def *model.Definition, command string) (*engine.Stack, func(), error) {
+	ctx := c.Context
+	if err := a.runPrerequisites(ctx, docker, def, c.StringSlice("skip-check")); err != nil {
+		return nil, nil, err
+	}
+	if err := model.PrepareDir(def.Dir); err != nil {
+		return nil, nil, err
+	}
+	release, err := model.Lock(def.Dir, command)
+	if err != nil {
+		return nil, nil, err
+	}
+	stack, err := a.newStack(docker, def)
 	if err == nil {
-		return nil
+		err = a.checkImageMoves(ctx, stack, def)
 	}
-	if f, ok := asServiceFailure(err); ok {
-		a.printFailure(f)
-		return a.afterFailure(stack, project, keep, f.Service, "dataeco install",
-			&Error{Code: ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)})
+	if err == nil {
+		err = a.fetchImages(ctx, stack, true, command)
 	}
-	return err
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return stack, release, nil
 }
 
-// afterFailure stops the stack (a crash-looping service would otherwise burn CPU forever and
-// its dependents wait on it), unless --keep-on-failure asked to leave it for inspection. The
-// hint says how to look, retry or clean up either way. Data volumes are kept.
-// retry is the command that tries again: the one that failed.
-func (a *App) afterFailure(stack *Stack, project *types.Project, keep bool, service, retry string, e *Error) error {
-	if keep {
-		e.Hint = fmt.Sprintf("left running for inspection (--keep-on-failure): `dataeco logs %s`, `dataeco doctor`; then `%s` retries or `dataeco down` cleans up", service, retry)
-		return e
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := stack.Stop(ctx, project); err != nil {
-		fmt.Fprintf(a.Streams.ErrOut, "could not stop the stack after the failure: %v\n", err)
-	}
-	e.Hint = fmt.Sprintf("the stack is stopped, data kept; `dataeco logs %s` shows more; fix and run `%s` to retry, "+
-		"`%s --keep-on-failure` to leave a failure running for inspection, or `dataeco down` to clean up", service, retry, retry)
-	return e
-}
-
-// keepOnFailureFlag leaves a failed stack running so the user can look at it.
-func keepOnFailureFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "keep-on-failure", Usage: "leave the stack running when a service fails, for inspection (default: stop it, keeping data)", EnvVars: []string{"DATAECO_KEEP_ON_FAILURE"}}
-}
-
-// printFailure shows what is known about a failed service, on stderr, before the error.
-func (a *App) printFailure(f *ServiceFailure) {
-	w := a.Streams.ErrOut
-	d := f.Diagnosis
-	fmt.Fprintf(w, "\n%s %s\n", f.Service, f.Reason)
-	if d == nil {
-		return
-	}
-	if why := d.Explain(); why != "" {
-		fmt.Fprintf(w, "  why: %s\n", why)
-	}
-	fmt.Fprintf(w, "  container %s: state %s, exit code %d, restarts %d, OOM-killed %v\n", d.Container, d.State, d.ExitCode, d.RestartCount, d.OOMKilled)
-	if d.HealthOutput != "" {
-		fmt.Fprintf(w, "  last healthcheck: %s\n", d.HealthOutput)
-	}
-	if len(d.LogTail) > 0 {
-		fmt.Fprintf(w, "  last %d log lines:\n", len(d.LogTail))
-		for _, l := range d.LogTail {
-			fmt.Fprintf(w, "    %s\n", l)
-		}
-	}
-	if d.Error != "" {
-		fmt.Fprintf(w, "  (%s)\n", d.Error)
-	}
-	fmt.Fprintln(w)
-}
-
-// writeInstall writes the install dir: credentials first and private, then the answers, then
-// the compose file, each replaced atomically.
-func writeInstall(dir string, ans *Answers, secrets Secrets, rendered []byte) error {
-	if err := prepareDir(dir); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, envFile), secrets.Marshal(), 0o600); err != nil {
-		return fmt.Errorf("writing credentials: %w", err)
-	}
-	ab, err := ans.Marshal()
+// checkImageMoves names each service whose container will run another image (a new dataeco
+// release's pins, or --image) and refuses, before anything is pulled or changed, a move its
+// data cannot survive.
+func (a *App) checkImageMoves(ctx context.Context, stack *engine.Stack, def *model.Definition) error {
+	running, err := stack.ServiceImages(ctx)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, answersFile), ab, 0o600); err != nil {
-		return fmt.Errorf("writing answers: %w", err)
-	}
-	if err := writeFileAtomic(composePath(dir), rendered, 0o644); err != nil {
-		return fmt.Errorf("writing the compose file: %w", err)
-	}
-	dags := filepath.Join(dir, dagsDir)
-	if err := os.MkdirAll(dags, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dags, err)
-	}
-	// Airflow runs as uid 50000 in its containers and must read the DAGs.
-	if err := os.Chmod(dags, 0o755); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dags, "README.md"), []byte(embedded.DagsReadme), 0o644); err != nil {
-		return err
-	}
-	return writePipeline(dir)
-}
-
-// writePipeline installs the pipeline's files where the compose file mounts them: the DAGs
-// beside the user's own in dags/, the Spark job and the CQL under pipeline/. Only dataeco's
-// files are replaced; anything else in those folders is the user's and stays.
-func writePipeline(dir string) error {
-	target := func(name string) string {
-		if strings.HasPrefix(name, "dags/") {
-			return filepath.Join(dir, filepath.FromSlash(name))
-		}
-		return filepath.Join(dir, "pipeline", filepath.FromSlash(name))
-	}
-	return fs.WalkDir(pipeline.Files, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.Contains(name, "/") {
-			return err // top-level files (requirements) are rendered into the compose file
-		}
-		b, err := pipeline.Files.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		path := target(name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
-		}
-		if err := writeFileAtomic(path, b, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
+	moves := model.ImageMoves(def, running)
+	if len(moves) == 0 {
 		return nil
-	})
-}
-
-// endpoint is one thing the user can connect to.
-type endpoint struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
-	Note string `json:"note,omitempty"`
-}
-
-// Endpoints lists what the install publishes, as a user on this machine reaches it.
-func Endpoints(ans *Answers) []endpoint {
-	host := ans.Listen
-	if host == "0.0.0.0" || host == "127.0.0.1" || host == "[::]" {
-		host = "localhost"
 	}
-	p := ans.Ports
-	eps := []endpoint{
-		{"Kafka bootstrap", fmt.Sprintf("localhost:%d", p["kafka"]), "inside the stack: broker:29092"},
-		{"ZooKeeper", fmt.Sprintf("%s:%d", host, p["zookeeper"]), ""},
-	}
-	if ans.Has(CompSchemaRegistry) {
-		eps = append(eps, endpoint{"Schema Registry", fmt.Sprintf("http://%s:%d", host, p["schema_registry"]), ""})
-	}
-	if ans.Has(CompControlCenter) {
-		eps = append(eps, endpoint{"Control Center", fmt.Sprintf("http://%s:%d", host, p["control_center"]), ""})
-	}
-	if ans.Has(CompAirflow) {
-		eps = append(eps, endpoint{"Airflow", fmt.Sprintf("http://%s:%d", host, p["airflow"]), "user admin"})
-	}
-	if ans.Has(CompSpark) {
-		eps = append(eps,
-			endpoint{"Spark master UI", fmt.Sprintf("http://%s:%d", host, p["spark_ui"]), ""},
-			endpoint{"Spark master", fmt.Sprintf("spark://%s:%d", host, p["spark_master"]), ""})
-	}
-	if ans.Has(CompCassandra) {
-		eps = append(eps, endpoint{"Cassandra CQL", fmt.Sprintf("%s:%d", host, p["cassandra"]), "user dataeco_admin"})
-	}
-	return eps
-}
-
-func (a *App) printSummary(ctx context.Context, stack *Stack, ans *Answers, dir string, took time.Duration) error {
-	cs, err := stack.Ps(ctx)
-	if err != nil {
-		return err
-	}
-	running := 0
-	for _, c := range cs {
-		if c.State == "running" {
-			running++
+	a.status("Image changes (these services are recreated on the new image, their data kept):")
+	var refused []string
+	for _, m := range moves {
+		line := fmt.Sprintf("  %s: %s -> %s", m.Service, m.From, m.To)
+		switch {
+		case m.Refused != "":
+			line += "  REFUSED: " + m.Refused
+			refused = append(refused, m.Service)
+		case m.Caution != "":
+			line += "  (" + m.Caution + ")"
 		}
+		a.status("%s", line)
 	}
-	w := a.Streams.Out
-	fmt.Fprintf(w, "\ndataeco is ready: %d services running, in %s\n\n", running, took.Round(time.Second))
-	writeEndpoints(w, Endpoints(ans))
-	fmt.Fprintf(w, "\nCredentials: run `dataeco credentials` (kept in %s, mode 0600)\n", filepath.Join(dir, envFile))
-	fmt.Fprintf(w, "Next: `dataeco status`, `dataeco logs SERVICE`, `dataeco stop` (keeps data)\n")
-	if ans.Listen != "127.0.0.1" {
-		fmt.Fprintf(w, "\nNote: ports are published on %s and reachable from your network.\n", ans.Listen)
+	if len(refused) > 0 {
+		return hint.New("keep the image the data was written with (`--image "+refused[0]+"=` goes back to the pinned one, or run the dataeco release that installed it), or follow the way named above",
+			fmt.Errorf("refusing to move %s to another major version over its data; nothing was changed", strings.Join(refused, ", ")))
 	}
 	return nil
 }
 
-func writeEndpoints(w io.Writer, eps []endpoint) {
-	for _, e := range eps {
-		line := fmt.Sprintf("  %-18s %s", e.Name, e.URL)
-		if e.Note != "" {
-			line = fmt.Sprintf("%-48s (%s)", line, e.Note)
+// fetchImages pulls what is missing (when pull is set) and builds the images dataeco builds
+// that are not there yet. retry is the command that tries again: the one running.
+func (a *App) fetchImages(ctx context.Context, stack *engine.Stack, pull bool, retry string) error {
+	phase := "building images"
+	err := func() error {
+		if pull {
+			phase = "pulling images"
+			a.status("Pulling images (only those not present yet)")
+			if err := stack.Pull(ctx); err != nil {
+				return err
+			}
+			phase = "building images"
 		}
-		fmt.Fprintln(w, line)
+		return stack.Build(ctx)
+	}()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w while %s; run `dataeco %s` again to continue", hint.ErrInterrupted, phase, retry)
 	}
+	if b, ok := engine.AsBuildError(err); ok {
+		return buildFailure(a.Streams.ErrOut, b, retry)
+	}
+	return err
 }
 
-func humanBytesIEC(n int64) string {
-	if n <= 0 {
-		return "unknown memory"
-	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+// bringUp starts the stack and waits until it is ready; see startFailure for a failure.
+func (a *App) bringUp(ctx context.Context, stack *engine.Stack, timeout func(string) time.Duration, keep bool, retry string) error {
+	return a.startFailure(ctx, stack, stack.Up(ctx, timeout), keep, retry)
 }
 
-// skipCheckFlag lets a user override a failing prerequisite check, loudly.
-func skipCheckFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "skip-check", Usage: "run even though the check with this ID fails (repeatable; see `dataeco doctor --list-checks`)"}
+// startFailure renders what went wrong when services were started. When a service failed,
+// it shows what is known about it and stops the stack (a crash-looping service would
+// otherwise burn CPU forever and its dependents wait on it), unless keep asks to leave it
+// for inspection. Data volumes are kept either way. retry is the command that tries again:
+// the one that failed.
+func (a *App) startFailure(ctx context.Context, stack *engine.Stack, err error, keep bool, retry string) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w while starting services; run `dataeco %s` again to continue", hint.ErrInterrupted, retry)
+	}
+	if b, ok := engine.AsBuildError(err); ok {
+		return buildFailure(a.Streams.ErrOut, b, retry)
+	}
+	f, failed := engine.AsServiceFailure(err)
+	if !failed {
+		return err
+	}
+	writeFailure(a.Streams.ErrOut, f)
+	e := &hint.Error{Code: hint.ExitFailure, Err: fmt.Errorf("service %s %s", f.Service, f.Reason)}
+	if keep {
+		e.Hint = fmt.Sprintf("left running for inspection (--keep-on-failure): `dataeco logs %s`, `dataeco doctor`; then `dataeco %s` retries or `dataeco down` cleans up", f.Service, retry)
+		return e
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := stack.Stop(sctx); err != nil {
+		a.status("could not stop the stack after the failure: %v", err)
+	}
+	e.Hint = fmt.Sprintf("the stack is stopped, data kept; `dataeco logs %s` shows more; fix and run `dataeco %s` to retry, "+
+		"`dataeco %s --keep-on-failure` to leave a failure running for inspection, or `dataeco down` to clean up", f.Service, retry, retry)
+	return e
 }

@@ -3,70 +3,30 @@ package installer
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dataeco/dataeco/checks"
+	"github.com/dataeco/dataeco/embedded/pipeline"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
 )
-
-// SmokeTarget says where the installed stack answers from this machine.
-func SmokeTarget(a *Answers, s Secrets, pipelineTimeout time.Duration) *checks.SmokeTarget {
-	host := a.Listen
-	if host == "0.0.0.0" || host == "[::]" || host == "" {
-		host = "127.0.0.1"
-	}
-	hp := func(key string) string { return fmt.Sprintf("%s:%d", strings.Trim(host, "[]"), a.Ports[key]) }
-	if strings.HasPrefix(host, "[") {
-		hp = func(key string) string { return fmt.Sprintf("%s:%d", host, a.Ports[key]) }
-	}
-	t := &checks.SmokeTarget{
-		// The broker advertises localhost:PORT to host clients, whatever --listen says.
-		Kafka:           fmt.Sprintf("localhost:%d", a.Ports["kafka"]),
-		Topic:           "users_created",
-		Keyspace:        "spark_streams",
-		Table:           "created_users",
-		PipelineTimeout: pipelineTimeout,
-	}
-	if a.Has(CompSchemaRegistry) {
-		t.SchemaRegistryURL = "http://" + hp("schema_registry")
-	}
-	if a.Has(CompControlCenter) {
-		t.ControlCenterURL = "http://" + hp("control_center") + "/"
-	}
-	if a.Has(CompCassandra) {
-		t.Cassandra, t.CassandraUser, t.CassandraPassword = hp("cassandra"), s[keyCassandraUser], s[keyCassandraPassword]
-	}
-	if a.Has(CompSpark) {
-		t.SparkMasterURL = "http://" + hp("spark_ui")
-		t.SparkWorkers, t.SparkWorkerCores, t.SparkWorkerMemMiB = a.SparkWorkers, a.SparkWorkerCores, int(a.SparkWorkerMemory)
-		if a.Has(CompCassandra) {
-			t.SparkApp = "dataeco-stream-users"
-		}
-	}
-	if a.Has(CompAirflow) {
-		t.AirflowURL, t.AirflowUser, t.AirflowPassword = "http://"+hp("airflow"), s[keyAirflowAdminUser], s[keyAirflowAdminPass]
-	}
-	return t
-}
-
-func pipelineTimeoutFlag() cli.Flag {
-	return &cli.DurationFlag{Name: "pipeline-timeout", Value: 2 * time.Minute, Usage: "how long the pipeline smoke check waits for its record in Cassandra", EnvVars: []string{"DATAECO_PIPELINE_TIMEOUT"}}
-}
 
 func (a *App) smokeCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "smoke",
-		Usage: "prove each component works: Kafka round trip, schema, CQL login, Spark workers and job, Airflow DAG, and a record through the pipeline",
-		Flags: []cli.Flag{dirFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}, pipelineTimeoutFlag()},
+		Usage: "prove each component works, and a record goes through the pipeline",
+		Description: "A Kafka round trip, a schema stored and read back, a CQL login with the generated user, Spark's\n" +
+			"workers and the streaming job, Airflow's health and the DAG, the Control Center UI, and a\n" +
+			"marked record from Kafka through Spark into Cassandra.",
+		Flags: []cli.Flag{dirFlag(), jsonFlag(), pipelineTimeoutFlag()},
 		Action: func(c *cli.Context) error {
-			inst, err := a.loadInstalled(c)
+			def, err := a.load(c)
 			if err != nil {
 				return err
 			}
-			results := a.runSmoke(c.Context, inst.Answers, inst.Secrets, c.Duration("pipeline-timeout"))
+			results := a.runSmoke(c.Context, def, c.Duration("pipeline-timeout"))
 			if c.Bool("json") {
 				if err := a.printJSON(map[string]any{"checks": results}); err != nil {
 					return err
@@ -79,9 +39,45 @@ func (a *App) smokeCmd() *cli.Command {
 	}
 }
 
-func (a *App) runSmoke(ctx context.Context, ans *Answers, s Secrets, timeout time.Duration) []checks.Result {
-	env := &checks.Env{Smoke: SmokeTarget(ans, s, timeout)}
-	return checks.Run(ctx, env, checks.SmokeChecks(), nil)
+func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.Duration) []checks.Result {
+	env := &checks.Env{Smoke: smokeTarget(def.Answers, def.Secrets, timeout)}
+	return checks.RunConcurrently(ctx, env, checks.SmokeChecks(), nil)
+}
+
+// smokeTarget says where the installed stack answers from this machine: each endpoint of the
+// catalogue that serves a smoke check, at the address this machine reaches it on.
+func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duration) *checks.SmokeTarget {
+	host := a.Listen
+	if host == "0.0.0.0" || host == "[::]" || host == "" {
+		host = "127.0.0.1"
+	}
+	t := &checks.SmokeTarget{Topic: pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, PipelineTimeout: pipelineTimeout}
+	for _, p := range model.PortsOf(a) {
+		if p.Endpoint == nil || p.Endpoint.Smoke == "" {
+			continue
+		}
+		addr := fmt.Sprintf("%s:%d", host, a.Ports[p.Key]) // IPv6 listen addresses keep their brackets
+		switch p.Endpoint.Smoke {
+		case model.SmokeKafka:
+			// The first connection; the broker then sends the client to its advertised host.
+			t.Kafka = addr
+		case model.SmokeSchemaRegistry:
+			t.SchemaRegistryURL = "http://" + addr
+		case model.SmokeControlCenter:
+			t.ControlCenterURL = "http://" + addr + "/"
+		case model.SmokeCassandra:
+			t.Cassandra, t.CassandraUser, t.CassandraPassword = addr, s[model.KeyCassandraUser], s[model.KeyCassandraPassword]
+		case model.SmokeSparkUI:
+			t.SparkMasterURL = "http://" + addr
+			t.SparkWorkers, t.SparkWorkerCores, t.SparkWorkerMemMiB = a.SparkWorkers, a.SparkWorkerCores, int(a.SparkWorkerMemory)
+		case model.SmokeAirflow:
+			t.AirflowURL, t.AirflowUser, t.AirflowPassword = "http://"+addr, s[model.KeyAirflowAdminUser], s[model.KeyAirflowAdminPass]
+		}
+	}
+	if stream, ok := model.Lookup("spark-stream"); ok && stream.On(a) {
+		t.SparkApp = pipeline.App
+	}
+	return t
 }
 
 func smokeError(results []checks.Result) error {
@@ -94,21 +90,6 @@ func smokeError(results []checks.Result) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	return &Error{Code: ExitFailure, Err: fmt.Errorf("smoke checks failed: %s", strings.Join(failed, ", ")),
-		Hint: "each failure above names its fix; `dataeco doctor` looks at every container"}
-}
-
-// writeSmokeTable prints one row per check: PASS/FAIL/SKIP, its time and what it found.
-func writeSmokeTable(w io.Writer, results []checks.Result) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tRESULT\tTIME\tDETAIL")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%s\n", r.ID, strings.ToUpper(string(r.Status)), float64(r.DurationMS)/1000, r.Message)
-	}
-	tw.Flush()
-	for _, r := range results {
-		if r.Status == checks.Fail && r.Fix != "" {
-			fmt.Fprintf(w, "%s: %s\n", r.ID, r.Fix)
-		}
-	}
+	return hint.New("each failure above names its fix; `dataeco doctor` looks at every container",
+		fmt.Errorf("smoke checks failed: %s", strings.Join(failed, ", ")))
 }

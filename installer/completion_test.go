@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 )
 
 // completionApp is dataeco's own command tree, as every run builds it.
@@ -60,11 +63,11 @@ func TestCompletionCommand(t *testing.T) {
 			streams, _, out, _ := TestStreams()
 			a := &App{Streams: streams, Getenv: func(string) string { return "" }}
 			err := completionApp(a).RunContext(context.Background(), append([]string{"dataeco", "completion"}, tc.args...))
-			if got := ExitCode(err); got != tc.code {
+			if got := hint.ExitCode(err); got != tc.code {
 				t.Fatalf("exit code %d (%v), want %d", got, err, tc.code)
 			}
 			if tc.code != ExitOK {
-				var e *Error
+				var e *hint.Error
 				if !errors.As(err, &e) || !strings.Contains(e.Err.Error(), "bash, zsh or fish") || e.Hint == "" {
 					t.Errorf("error %v should name the shells and carry a hint", err)
 				}
@@ -104,8 +107,8 @@ func TestServiceNames(t *testing.T) {
 		}
 	}
 	// An install of Kafka alone completes only its services.
-	ans := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
-	ans.Components = []string{CompKafka}
+	ans := model.DefaultAnswers(model.EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	ans.Components = []string{model.CompKafka}
 	writeAnswers(t, dir, &ans)
 	kafka := names()
 	if !slices.Contains(kafka, "broker") || slices.Contains(kafka, "cassandra") || len(kafka) >= len(all) {
@@ -113,13 +116,13 @@ func TestServiceNames(t *testing.T) {
 	}
 }
 
-func writeAnswers(t *testing.T, dir string, ans *Answers) {
+func writeAnswers(t *testing.T, dir string, ans *model.Answers) {
 	t.Helper()
 	b, err := ans.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, answersFile), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, model.AnswersFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,7 +145,7 @@ func TestCompletionHelperProcess(t *testing.T) {
 	app := completionApp(a)
 	markRuns(app, os.Getenv("DATAECO_RAN"))
 	err := app.RunContext(context.Background(), args)
-	os.Exit(ExitCode(err))
+	os.Exit(hint.ExitCode(err))
 }
 
 // shellWithDataeco returns the path of shell and an environment whose PATH starts with a
@@ -168,8 +171,8 @@ func shellWithDataeco(t *testing.T, shell string) (string, []string) {
 			t.Fatal(err)
 		}
 	}
-	ans := DefaultAnswers(EngineResources{NCPU: 2, MemTotal: 8 << 30})
-	ans.Components = []string{CompKafka, CompSpark}
+	ans := model.DefaultAnswers(model.EngineResources{NCPU: 2, MemTotal: 8 << 30})
+	ans.Components = []string{model.CompKafka, model.CompSpark}
 	writeAnswers(t, home, &ans)
 	wrapper := "#!/bin/sh\nDATAECO_COMPLETION_HELPER=1 exec '" + self + "' -test.run='^TestCompletionHelperProcess$' -- dataeco \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(bin, "dataeco"), []byte(wrapper), 0o755); err != nil {

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"os"
 
@@ -57,11 +56,4 @@ func (s *IOStreams) CanPrompt() bool { return s.InTTY && s.ErrTTY }
 func TestStreams() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
-}
-
-// printJSON writes v to stdout as indented JSON, the form of every --json result.
-func (a *App) printJSON(v any) error {
-	enc := json.NewEncoder(a.Streams.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

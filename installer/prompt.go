@@ -3,9 +3,12 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/AlecAivazis/survey/v2"
 	"github.com/AlecAivazis/survey/v2/terminal"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
 )
 
 // Prompter asks the user questions. Commands only see this interface, so tests answer with a
@@ -62,7 +65,39 @@ func (p *surveyPrompter) Confirm(message string, def bool) (bool, error) {
 // promptErr turns Ctrl-C at a prompt into an interruption (exit 130).
 func promptErr(err error) error {
 	if errors.Is(err, terminal.InterruptErr) {
-		return fmt.Errorf("%w at a prompt", errInterrupted)
+		return fmt.Errorf("%w at a prompt", hint.ErrInterrupted)
 	}
 	return err
+}
+
+// asker asks the model's settings through a Prompter. A reply is parsed once: the validator
+// keeps what it parsed, and that is what applies.
+type asker struct{ p Prompter }
+
+func (q asker) Ask(s model.Setting, current *model.Answers) (model.Apply, error) {
+	if s.Flag == "components" {
+		chosen, err := q.p.MultiSelect(s.Prompt, model.Components(), current.Components)
+		if err != nil {
+			return nil, err
+		}
+		if len(chosen) == 0 {
+			chosen = []string{model.CompKafka}
+		}
+		return s.Parse(strings.Join(chosen, ","))
+	}
+	var parsed model.Apply
+	v, err := q.p.Input(s.Prompt, s.Get(current), func(v string) error {
+		apply, err := s.Parse(v)
+		if err == nil {
+			parsed = apply
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if parsed == nil { // a prompt that returned without validating
+		return s.Parse(v)
+	}
+	return parsed, nil
 }

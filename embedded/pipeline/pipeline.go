@@ -9,6 +9,16 @@ package pipeline
 
 import "embed"
 
+// The pipeline's names, which the compose file passes to the DAG and the job, and which the
+// smoke checks look for. The Python files and schema.cql default to the same names.
+const (
+	Topic    = "users_created"
+	Keyspace = "spark_streams"
+	Table    = "created_users"
+	// App is the streaming job's Spark application name.
+	App = "dataeco-stream-users"
+)
+
 // Files holds, relative to this directory:
 //
 //	dags/user_automation.py      the Airflow 3 DAG (mounted at /opt/airflow/dags)

@@ -150,51 +150,129 @@ func waitForAirflowDB(ctx context.Context) error {
 	return nil
 }
 
-// airflowEntrypointMain is /entrypoint. Like the real one it runs
-// `airflow ARGS` (an explicit leading "airflow" is dropped), hands bash/sh
-// and python commands through, and waits for the database first.
+// airflowEntrypointMain is /entrypoint. Like the real one (Airflow's
+// entrypoint_prod.sh) it first waits for the metadata database, then runs
+// `airflow db migrate || true` when _AIRFLOW_DB_MIGRATE (or the deprecated
+// _AIRFLOW_DB_UPGRADE) is non-empty and creates the admin user (`airflow
+// users create ... || true`) when _AIRFLOW_WWW_USER_CREATE is non-empty,
+// whatever the command; then it runs `airflow ARGS` (an explicit leading
+// "airflow" is dropped) or hands bash/sh to /bin/sh.
 func airflowEntrypointMain(args []string) int {
 	if len(args) > 0 && args[0] == "airflow" {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "/entrypoint: no command given (try: version, api-server, scheduler, dag-processor, triggerer)")
+		fmt.Fprintln(os.Stderr, "/entrypoint: no command given (try: version, api-server, scheduler, dag-processor, triggerer, db check-migrations)")
 		return 2
 	}
-	switch args[0] {
+	cmd := args[0]
+	switch cmd {
 	case "bash", "sh":
-		return execPassthrough(append([]string{"/bin/sh"}, args[1:]...))
+		shell := append([]string{"/bin/sh"}, args[1:]...)
+		if !airflowEntrypointHasWork() {
+			return execPassthrough(shell)
+		}
+		return runServer("airflow", airflowLogsDir, func(ctx context.Context) error {
+			if err := airflowEntrypointPrelude(ctx); err != nil {
+				return err
+			}
+			return exitWith(execPassthrough(shell), "")
+		})
 	case "version":
 		return runServer("airflow-init", airflowLogsDir, airflowInit)
 	case "api-server", "webserver":
-		return runServer("airflow-"+args[0], airflowLogsDir, func(ctx context.Context) error { return airflowAPIServer(ctx, args[1:]) })
+		return airflowServe(cmd, func(ctx context.Context) error { return airflowAPIServer(ctx, args[1:]) })
 	case "scheduler":
-		return runServer("airflow-scheduler", airflowLogsDir, airflowScheduler)
+		return airflowServe(cmd, airflowScheduler)
 	case "dag-processor":
-		return runServer("airflow-dag-processor", airflowLogsDir, func(ctx context.Context) error { return airflowHeartbeatJob(ctx, "DagProcessorJob") })
+		return airflowServe(cmd, func(ctx context.Context) error { return airflowHeartbeatJob(ctx, "DagProcessorJob") })
 	case "triggerer":
-		return runServer("airflow-triggerer", airflowLogsDir, func(ctx context.Context) error { return airflowHeartbeatJob(ctx, "TriggererJob") })
+		return airflowServe(cmd, func(ctx context.Context) error { return airflowHeartbeatJob(ctx, "TriggererJob") })
 	}
-	return airflowToolMain(args)
+	role := "airflow-" + cmd
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		role += "-" + args[1]
+	}
+	return runServer(role, airflowLogsDir, func(ctx context.Context) error {
+		if err := airflowEntrypointPrelude(ctx); err != nil {
+			return err
+		}
+		return exitWith(airflowToolMain(args), "")
+	})
 }
 
-// airflowInit is the airflow-init job: `version` with the entrypoint's
-// migration and user creation switched on.
+// airflowEntrypointHasWork reports whether the entrypoint has anything to
+// do before the command: a database to wait for, a migration or a user.
+func airflowEntrypointHasWork() bool {
+	for _, v := range []string{"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "_AIRFLOW_DB_MIGRATE", "_AIRFLOW_DB_UPGRADE", "_AIRFLOW_WWW_USER_CREATE"} {
+		if os.Getenv(v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// airflowEntrypointPrelude is what the real entrypoint does before it runs
+// the command: wait for the database, migrate it and create the admin when
+// asked. A failed migration or user creation is logged and the entrypoint
+// goes on, as the real one's `|| true` does; a missing admin password is
+// fatal, as there.
+func airflowEntrypointPrelude(ctx context.Context) error {
+	if err := waitForAirflowDB(ctx); err != nil {
+		return err
+	}
+	if os.Getenv("_AIRFLOW_DB_UPGRADE") != "" || os.Getenv("_AIRFLOW_DB_MIGRATE") != "" {
+		if code := airflowDBMigrate(os.Stdout, os.Stderr); code != 0 {
+			logf("airflow db migrate exited %d; going on, as the entrypoint's `airflow db migrate || true` does", code)
+		}
+	}
+	if os.Getenv("_AIRFLOW_DB_UPGRADE") != "" {
+		fmt.Fprintln(os.Stderr, "WARNING: Environment variable '_AIRFLOW_DB_UPGRADE' is deprecated please use '_AIRFLOW_DB_MIGRATE' instead")
+	}
+	if os.Getenv("_AIRFLOW_WWW_USER_CREATE") != "" {
+		pass := os.Getenv("_AIRFLOW_WWW_USER_PASSWORD")
+		if pass == "" {
+			return exitWith(1, "\nERROR! Airflow Admin password not set via _AIRFLOW_WWW_USER_PASSWORD or _AIRFLOW_WWW_USER_PASSWORD_CMD variables!\n")
+		}
+		user, role := envOr("_AIRFLOW_WWW_USER_USERNAME", "admin"), envOr("_AIRFLOW_WWW_USER_ROLE", "Admin")
+		if code := airflowUsersCreate(user, role, os.Stdout, os.Stderr); code != 0 {
+			logf("airflow users create exited %d; going on, as the entrypoint's `airflow users create ... || true` does", code)
+		}
+	}
+	return nil
+}
+
+// airflowServe runs a long-lived Airflow component: the entrypoint's
+// prelude, then, as every real Airflow command with check_db does, a check
+// that the database is migrated to this version, then body.
+func airflowServe(cmd string, body func(ctx context.Context) error) int {
+	return runServer("airflow-"+cmd, airflowLogsDir, func(ctx context.Context) error {
+		if err := airflowEntrypointPrelude(ctx); err != nil {
+			return err
+		}
+		if err := airflowRequireMigrated(); err != nil {
+			return err
+		}
+		return body(ctx)
+	})
+}
+
+// airflowInit is the old airflow-init job, `version`: it needs the
+// entrypoint's migration switched on (and, with user creation, both the
+// user name and password), runs the entrypoint's prelude and prints the
+// version.
 func airflowInit(ctx context.Context) error {
 	if os.Getenv("_AIRFLOW_DB_MIGRATE") != "true" {
 		return exitWith(1, "standin: the airflow init job needs _AIRFLOW_DB_MIGRATE=true")
 	}
-	if err := waitForAirflowDB(ctx); err != nil {
-		return err
-	}
-	logf("DB: %s", redactConn(os.Getenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")))
-	logf("Performing upgrade to the metadata database ... Database migrating done!")
 	if os.Getenv("_AIRFLOW_WWW_USER_CREATE") == "true" {
 		user, pass := os.Getenv("_AIRFLOW_WWW_USER_USERNAME"), os.Getenv("_AIRFLOW_WWW_USER_PASSWORD")
 		if user == "" || pass == "" {
 			return exitWith(1, "_AIRFLOW_WWW_USER_USERNAME and _AIRFLOW_WWW_USER_PASSWORD must both be set when _AIRFLOW_WWW_USER_CREATE=true")
 		}
-		logf("User %q created with role %q", user, envOr("_AIRFLOW_WWW_USER_ROLE", "Admin"))
+	}
+	if err := airflowEntrypointPrelude(ctx); err != nil {
+		return err
 	}
 	fmt.Println(airflowVersion())
 	return nil
@@ -216,9 +294,6 @@ func airflowAPIServer(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if err := waitForAirflowDB(ctx); err != nil {
-		return err
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v2/monitor/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/json", 200, airflowHealth(nowAirflow()))
@@ -233,20 +308,19 @@ func airflowAPIServer(ctx context.Context, args []string) error {
 	return serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "airflow api-server", mux)
 }
 
-// airflowHealth is the body of GET /api/v2/monitor/health.
+// airflowHealth is the body of GET /api/v2/monitor/health. It is static:
+// every component healthy, the triggerer included, as dataeco's stack runs
+// one (airflow-triggerer).
 func airflowHealth(now string) map[string]any {
 	return map[string]any{
 		"metadatabase":  map[string]any{"status": "healthy"},
 		"scheduler":     map[string]any{"status": "healthy", "latest_scheduler_heartbeat": now},
-		"triggerer":     map[string]any{"status": nil, "latest_triggerer_heartbeat": nil},
+		"triggerer":     map[string]any{"status": "healthy", "latest_triggerer_heartbeat": now},
 		"dag_processor": map[string]any{"status": "healthy", "latest_dag_processor_heartbeat": now},
 	}
 }
 
 func airflowScheduler(ctx context.Context) error {
-	if err := waitForAirflowDB(ctx); err != nil {
-		return err
-	}
 	port, err := envInt("AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT", 8974)
 	if err != nil {
 		return exitWith(1, "%v", err)
@@ -260,9 +334,6 @@ func airflowScheduler(ctx context.Context) error {
 }
 
 func airflowHeartbeatJob(ctx context.Context, jobType string) error {
-	if err := waitForAirflowDB(ctx); err != nil {
-		return err
-	}
 	heartbeatLoop(ctx, jobType)
 	return nil
 }
@@ -340,7 +411,7 @@ func jobAlive(file string, now time.Time, maxAge time.Duration) bool {
 
 func airflowToolMain(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: airflow [-h] GROUP_OR_COMMAND ... (stand-in: version, jobs check, db check)")
+		fmt.Fprintln(os.Stderr, "usage: airflow [-h] GROUP_OR_COMMAND ... (stand-in: version, jobs check, db check, db migrate, db check-migrations)")
 		return 2
 	}
 	switch {
@@ -368,6 +439,15 @@ func airflowToolMain(args []string) int {
 		}
 		fmt.Fprintln(os.Stderr, "No alive jobs found.")
 		return 1
+	case args[0] == "db" && len(args) > 1 && args[1] == "migrate":
+		return airflowDBMigrate(os.Stdout, os.Stderr)
+	case args[0] == "db" && len(args) > 1 && args[1] == "check-migrations":
+		timeout, err := parseCheckMigrationsArgs(args[2:])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Usage: airflow db check-migrations [-h] [-t MIGRATION_WAIT_TIMEOUT] [-v]\n\nairflow db check-migrations command error: %v, see help above.\n", err)
+			return 2
+		}
+		return airflowCheckMigrations(timeout, os.Stdout, os.Stderr)
 	case args[0] == "db" && len(args) > 1 && args[1] == "check":
 		if failUnhealthy() {
 			return 1

@@ -98,9 +98,19 @@ echo "==> building the standin binary"
 (cd "$here" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$work/standin" .) ||
 	die "go build failed"
 
-# make_rootfs DIR ROLE lays out the image's file system.
+# empty_jar FILE writes an empty but valid jar (a zip with no entries).
+empty_jar() {
+	{
+		printf 'PK\005\006'
+		head -c 18 /dev/zero
+	} >"$1"
+}
+
+# make_rootfs DIR ROLE TAG lays out the image's file system.
 make_rootfs() {
-	local root=$1 role=$2 a t d
+	local root=$1 role=$2 tag=$3 a t d py scala
+	py=$(expr "$tag" : '.*python\([0-9][0-9]*\.[0-9][0-9]*\)' || true)
+	scala=$(expr "$tag" : '.*scala\([0-9][0-9]*\.[0-9][0-9]*\)' || true)
 	mkdir -p "$root/bin" "$root/usr/bin" "$root/usr/local/bin" "$root/etc" "$root/tmp" "$root/root"
 	cp "$BUSYBOX" "$root/bin/busybox"
 	chmod 0755 "$root/bin/busybox"
@@ -113,7 +123,7 @@ make_rootfs() {
 	ln -s /bin/busybox "$root/usr/bin/env"
 	cp "$work/standin" "$root/usr/local/bin/standin"
 	chmod 0755 "$root/usr/local/bin/standin"
-	for t in curl cub cqlsh psql pg_isready airflow docker-entrypoint.sh nodetool; do
+	for t in curl cub cqlsh psql pg_isready airflow docker-entrypoint.sh nodetool pip pip3; do
 		ln -s standin "$root/usr/local/bin/$t"
 	done
 	mkdir -p "$root/etc/confluent/docker" "$root/opt/spark/bin"
@@ -134,13 +144,34 @@ make_rootfs() {
 	schema-registry) d="var/lib/schema-registry etc/schema-registry" ;;
 	control-center) d="var/lib/confluent-control-center etc/confluent-control-center" ;;
 	postgres) d="var/lib/postgresql/data var/run/postgresql docker-entrypoint-initdb.d" ;;
-	airflow) d="opt/airflow/logs opt/airflow/dags opt/airflow/plugins opt/airflow/config" ;;
-	spark) d="opt/spark/work opt/spark/work-dir" ;;
+	airflow) d="opt/airflow/logs opt/airflow/dags opt/airflow/plugins opt/airflow/config home/airflow/.local/lib/python${py:-3.12}/site-packages" ;;
+	spark) d="opt/spark/work opt/spark/work-dir opt/spark/jars" ;;
 	cassandra) d="var/lib/cassandra etc/cassandra" ;;
 	esac
 	for t in $d; do
 		mkdir -p "$root/$t"
 	done
+	case $role in
+	airflow)
+		# As in the real image: user airflow (uid 50000) in group root (0),
+		# and its directories writable by that group. pip records packages
+		# in the user's site directory (PIP_USER).
+		printf 'airflow:x:50000:0:airflow:/home/airflow:/bin/sh\n' >>"$root/etc/passwd"
+		chmod -R 0775 "$root/opt/airflow" "$root/home/airflow"
+		;;
+	spark)
+		# The real image runs as its user spark (uid 185), which owns
+		# /opt/spark; here the directories it writes are world-writable
+		# instead. /opt/spark/jars holds Spark's own jars (a few empty ones
+		# here); dataeco's build copies the connectors there.
+		printf 'spark:x:185:185:spark:/nonexistent:/bin/false\n' >>"$root/etc/passwd"
+		printf 'spark:x:185:\n' >>"$root/etc/group"
+		chmod 0777 "$root/opt/spark/work" "$root/opt/spark/work-dir" "$root/opt/spark/jars"
+		for t in "spark-core_${scala:-2.12}-${tag%%-*}" "spark-sql_${scala:-2.12}-${tag%%-*}" ivy-2.5.1; do
+			empty_jar "$root/opt/spark/jars/$t.jar"
+		done
+		;;
+	esac
 	if [ "$role" = cassandra ]; then
 		cat >"$root/etc/cassandra/cassandra.yaml" <<'EOF'
 # Stand-in cassandra.yaml: only the authenticator and authorizer lines
@@ -158,8 +189,13 @@ EOF
 	fi
 }
 
-# dockerfile_tail ROLE prints the role-specific part of the Dockerfile.
+# dockerfile_tail ROLE TAG prints the role-specific part of the Dockerfile.
 dockerfile_tail() {
+	local version=${2%%-*}
+	case $version in
+	[0-9]*) ;;
+	*) version=3.1.3 ;; # as the stand-in assumes for a tag without a version
+	esac
 	case $1 in
 	zookeeper)
 		echo 'EXPOSE 2181 2888 3888'
@@ -188,9 +224,11 @@ dockerfile_tail() {
 		echo 'CMD ["postgres"]'
 		;;
 	airflow)
-		echo 'ENV AIRFLOW_HOME=/opt/airflow'
+		echo "ENV AIRFLOW_HOME=/opt/airflow AIRFLOW_USER_HOME_DIR=/home/airflow AIRFLOW_VERSION=$version"
 		echo 'WORKDIR /opt/airflow'
 		echo 'EXPOSE 8080'
+		# The real image runs as the airflow user; its pip refuses root.
+		echo 'USER 50000'
 		echo 'ENTRYPOINT ["/entrypoint"]'
 		;;
 	spark)
@@ -199,6 +237,7 @@ dockerfile_tail() {
 		# spark-submit reproduces that from HOME.
 		echo 'ENV SPARK_HOME=/opt/spark HOME=/nonexistent'
 		echo 'WORKDIR /opt/spark/work-dir'
+		echo 'USER 185'
 		echo 'ENTRYPOINT ["/opt/entrypoint.sh"]'
 		;;
 	cassandra)
@@ -219,7 +258,7 @@ for ref in "$@"; do
 	ctx="$work/ctx-$i"
 	echo "==> $ref: role $role -> $target"
 	mkdir -p "$ctx"
-	make_rootfs "$ctx/rootfs" "$role"
+	make_rootfs "$ctx/rootfs" "$role" "$tag"
 	head -c $((PADDING_KB * 1024)) /dev/urandom >"$ctx/padding"
 	{
 		echo 'FROM scratch'
@@ -228,7 +267,7 @@ for ref in "$@"; do
 		echo 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/opt/spark/bin'
 		echo "ENV STANDIN_ROLE=$role STANDIN_IMAGE=$repo:$tag STANDIN_VERSION=$tag"
 		echo "LABEL io.dataeco.standin.role=\"$role\" org.opencontainers.image.title=\"dataeco stand-in for $repo:$tag\""
-		dockerfile_tail "$role"
+		dockerfile_tail "$role" "$tag"
 	} >"$ctx/Dockerfile"
 	if ! DOCKER_BUILDKIT=0 "$DOCKER" build --force-rm -t "$target" "$ctx" >"$work/build-$i.log" 2>&1; then
 		cat "$work/build-$i.log" >&2

@@ -223,7 +223,7 @@ func runCurl(a curlArgs, stdout, stderr io.Writer) int {
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:     (&net.Dialer{Timeout: ct}).DialContext,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: a.insecure},
-		Proxy:           nil,
+		Proxy:           http.ProxyFromEnvironment, // as curl honours http_proxy, HTTPS_PROXY and NO_PROXY
 	}}
 	if !a.follow {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -16,8 +16,8 @@
 // the image entrypoints (/etc/confluent/docker/run, docker-entrypoint.sh,
 // /entrypoint, /opt/spark/bin/spark-class, /opt/entrypoint.sh) start the
 // server of the role named by $STANDIN_ROLE, and curl, cub, kafka-topics,
-// cqlsh, psql, pg_isready, airflow, nodetool and spark-submit are small fake
-// clients for it. Called as
+// cqlsh, psql, pg_isready, airflow, nodetool, pip and spark-submit are small
+// fake clients for it. Called as
 // "standin TOOL ARGS..." it behaves as TOOL. See README.md for the contract.
 package main
 
@@ -59,6 +59,8 @@ func init() {
 		"pg_isready":           pgIsReadyMain,
 		"airflow":              airflowToolMain,
 		"kafka-topics":         kafkaTopicsMain,
+		"pip":                  pipMain,
+		"pip3":                 pipMain,
 		"spark-submit":         sparkSubmitMain,  // /opt/spark/bin/spark-submit
 		"run":                  confluentRunMain, // /etc/confluent/docker/run
 		"docker-entrypoint.sh": dockerEntrypointMain,
@@ -450,3 +452,11 @@ func versionPrefix(tag, def string) string {
 	}
 	return tag
 }
+
+// toolMessage is an error whose text is a tool's own output, capitals and
+// final punctuation included (Python's, Java's and pip's messages).
+type toolMessage string
+
+func (m toolMessage) Error() string { return string(m) }
+
+func toolErrorf(format string, a ...any) error { return toolMessage(fmt.Sprintf(format, a...)) }

@@ -257,6 +257,7 @@ func parsePsqlArgs(args []string) (psqlArgs, error) {
 type pgConnInfo struct {
 	host, user, db, password string
 	port                     int
+	socket                   bool // no host: the Unix socket of the real image
 }
 
 // resolvePsqlConn applies a postgresql:// URI given as dbname and the
@@ -289,7 +290,7 @@ func resolvePsqlConn(a psqlArgs) (pgConnInfo, error) {
 		ci.db = ci.user
 	}
 	if ci.host == "" || strings.HasPrefix(ci.host, "/") {
-		ci.host = "localhost" // the Unix socket of the real image
+		ci.host, ci.socket = "localhost", true // the Unix socket of the real image
 	}
 	return ci, nil
 }
@@ -337,7 +338,7 @@ func psqlMain(args []string) int {
 		return 2
 	}
 	defer p.Close()
-	resp, err := p.do(pgRequest{Op: "startup", User: ci.user, Database: ci.db, Password: ci.password})
+	resp, err := p.do(pgRequest{Op: "startup", User: ci.user, Database: ci.db, Password: ci.password, Socket: ci.socket})
 	if err != nil || !resp.OK {
 		msg := resp.Error
 		if err != nil {

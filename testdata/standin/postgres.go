@@ -26,9 +26,13 @@ import (
 //	client: {"op":"query","sql":"SELECT 1"}                -> {"ok":true,"columns":["?column?"],"rows":[["1"]],"tag":"SELECT 1"}
 //
 // As in the real image, connections from loopback addresses are trusted
-// (the image's pg_hba.conf trusts local and 127.0.0.1/::1 connections);
-// others must give the password of POSTGRES_USER, unless
-// POSTGRES_HOST_AUTH_METHOD=trust.
+// (initdb's pg_hba.conf trusts local and 127.0.0.1/::1 connections, and the
+// image appends "host all all all scram-sha-256" for the others); others
+// must give the password of POSTGRES_USER, unless
+// POSTGRES_HOST_AUTH_METHOD=trust. POSTGRES_INITDB_ARGS with --auth-host or
+// --auth-local (or -A/--auth) changes the loopback lines, as initdb does.
+// The stand-in has no Unix socket: the clients mark a connection that would
+// use it ("socket", psql without -h) and the server applies the local line.
 
 type pgRequest struct {
 	Op       string `json:"op"`
@@ -36,6 +40,8 @@ type pgRequest struct {
 	Database string `json:"database,omitempty"`
 	Password string `json:"password,omitempty"`
 	SQL      string `json:"sql,omitempty"`
+	// Socket marks a loopback connection standing in for the Unix socket.
+	Socket bool `json:"socket,omitempty"`
 }
 
 type pgResponse struct {
@@ -58,6 +64,14 @@ type pgState struct {
 	Password  string   `json:"password"`
 	Databases []string `json:"databases"`
 	TrustHost bool     `json:"trust_host"`
+	// AuthLocal and AuthHost are the methods of the local (socket) and the
+	// 127.0.0.1/::1 lines of pg_hba.conf; empty means trust.
+	AuthLocal string `json:"auth_local,omitempty"`
+	AuthHost  string `json:"auth_host,omitempty"`
+	// Alembic holds, per database, the rows of the one table the stand-in
+	// keeps: alembic_version, where Airflow's `db migrate` records the
+	// schema revision. A database without a key has no such table.
+	Alembic map[string][]string `json:"alembic_version,omitempty"`
 }
 
 type pgServer struct {
@@ -121,6 +135,7 @@ func initPostgres(dir string) (*pgServer, error) {
 	user := envOr("POSTGRES_USER", "postgres")
 	db := envOr("POSTGRES_DB", user)
 	s.state = pgState{User: user, Password: os.Getenv("POSTGRES_PASSWORD"), Databases: []string{"postgres", "template0", "template1"}, TrustHost: trust}
+	s.state.AuthLocal, s.state.AuthHost = initdbAuth(os.Getenv("POSTGRES_INITDB_ARGS"))
 	if db != "postgres" {
 		s.state.Databases = append(s.state.Databases, db)
 	}
@@ -202,8 +217,39 @@ func (s *pgServer) handleConn(c net.Conn) {
 	}
 }
 
+// initdbAuth reads initdb's authentication options from
+// POSTGRES_INITDB_ARGS: -A/--auth METHOD sets both, --auth-local and
+// --auth-host one each. Empty results mean initdb's default, trust.
+func initdbAuth(args string) (local, host string) {
+	f := strings.Fields(args)
+	for i := 0; i < len(f); i++ {
+		flag, val, hasVal := strings.Cut(f[i], "=")
+		if strings.HasPrefix(flag, "-A") && flag != "-A" {
+			flag, val, hasVal = "-A", flag[2:], true
+		}
+		if !hasVal && i+1 < len(f) {
+			val = f[i+1]
+		}
+		switch flag {
+		case "-A", "--auth":
+			local, host = val, val
+		case "--auth-local":
+			local = val
+		case "--auth-host":
+			host = val
+		default:
+			continue
+		}
+		if !hasVal {
+			i++
+		}
+	}
+	return local, host
+}
+
 // authenticate returns "" when the startup request is accepted, else the
-// server's error message.
+// server's error message. local says whether it came from a loopback
+// address.
 func (s *pgServer) authenticate(req pgRequest, local bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,7 +267,16 @@ func (s *pgServer) authenticate(req pgRequest, local bool) string {
 	if !known {
 		return fmt.Sprintf("FATAL:  database %q does not exist", db)
 	}
-	if local || s.state.TrustHost {
+	method := "scram-sha-256" // host all all all
+	switch {
+	case local && req.Socket:
+		method = s.state.AuthLocal
+	case local:
+		method = s.state.AuthHost
+	case s.state.TrustHost:
+		method = "trust"
+	}
+	if method == "" || method == "trust" {
 		return ""
 	}
 	if req.Password == "" {
@@ -234,7 +289,7 @@ func (s *pgServer) authenticate(req pgRequest, local bool) string {
 }
 
 var (
-	pgSelectRe    = regexp.MustCompile(`(?is)^select\s+(.+?)(?:\s+from\s+(\w+)(?:\s+where\s+datname\s*=\s*'([^']*)')?)?$`)
+	pgSelectRe    = regexp.MustCompile(`(?is)^select\s+(.+?)(?:\s+from\s+(?:public\.)?(\w+)(?:\s+where\s+datname\s*=\s*'([^']*)')?)?$`)
 	pgCreateDBRe  = regexp.MustCompile(`(?is)^create\s+database\s+"?(\w+)"?`)
 	pgAliasRe     = regexp.MustCompile(`(?is)^(.+?)\s+as\s+"?(\w+)"?$`)
 	pgIntRe       = regexp.MustCompile(`^-?\d+$`)
@@ -242,9 +297,13 @@ var (
 )
 
 // query evaluates the little SQL the stand-in understands: SELECT of
-// literals and a few functions, SELECT from pg_database, CREATE DATABASE.
+// literals and a few functions, SELECT from pg_database, CREATE DATABASE,
+// and the statements Alembic runs on alembic_version.
 func (s *pgServer) query(sql, user, db string) pgResponse {
 	sql = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(sql), ";"))
+	if r, ok := s.alembicStatement(sql, db); ok {
+		return r
+	}
 	if m := pgCreateDBRe.FindStringSubmatch(sql); m != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -271,10 +330,12 @@ func (s *pgServer) query(sql, user, db string) pgResponse {
 	}
 	exprs := splitTopLevel(m[1], ',')
 	var rowsCtx []map[string]string
+	tableCol := "" // the one column of the relation, for *
 	switch strings.ToLower(m[2]) {
 	case "":
 		rowsCtx = []map[string]string{{}}
 	case "pg_database":
+		tableCol = "datname"
 		s.mu.Lock()
 		for _, d := range s.state.Databases {
 			if m[3] == "" || m[3] == d {
@@ -282,6 +343,20 @@ func (s *pgServer) query(sql, user, db string) pgResponse {
 			}
 		}
 		s.mu.Unlock()
+	case "alembic_version":
+		if m[3] != "" {
+			return pgResponse{Error: `ERROR:  column "datname" does not exist`}
+		}
+		tableCol = "version_num"
+		s.mu.Lock()
+		rows, ok := s.state.Alembic[db]
+		s.mu.Unlock()
+		if !ok {
+			return pgResponse{Error: fmt.Sprintf("ERROR:  relation %q does not exist", m[2])}
+		}
+		for _, v := range rows {
+			rowsCtx = append(rowsCtx, map[string]string{"version_num": v})
+		}
 	default:
 		return pgResponse{Error: fmt.Sprintf("ERROR:  relation %q does not exist", m[2])}
 	}
@@ -313,10 +388,8 @@ func (s *pgServer) query(sql, user, db string) pgResponse {
 		case le == "now()" || le == "current_timestamp":
 			col, val = le, func(map[string]string) string { return time.Now().UTC().Format("2006-01-02 15:04:05.999999-07") }
 			col = strings.TrimSuffix(col, "()")
-		case le == "datname" && m[2] != "":
-			col, val = "datname", func(r map[string]string) string { return r["datname"] }
-		case le == "*" && m[2] != "":
-			col, val = "datname", func(r map[string]string) string { return r["datname"] }
+		case (le == tableCol || le == "*") && tableCol != "":
+			col, val = tableCol, func(r map[string]string) string { return r[tableCol] }
 		default:
 			if m[2] == "" {
 				return pgResponse{Error: fmt.Sprintf("ERROR:  column %q does not exist", e)}
@@ -358,4 +431,98 @@ func splitTopLevel(s string, sep rune) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// The statements Alembic (Airflow's `db migrate`) runs on its version table.
+// alembic_version is the only table the stand-in keeps; its rows are stored
+// per database in standin-postgres.json.
+var (
+	pgAlembicCreateRe = regexp.MustCompile(`(?is)^create\s+table\s+(if\s+not\s+exists\s+)?(?:public\.)?alembic_version\b`)
+	pgAlembicDropRe   = regexp.MustCompile(`(?is)^drop\s+table\s+(if\s+exists\s+)?(?:public\.)?alembic_version$`)
+	pgAlembicInsertRe = regexp.MustCompile(`(?is)^insert\s+into\s+(?:public\.)?alembic_version\s*(?:\(\s*version_num\s*\))?\s*values\s*\(\s*'([^']*)'\s*\)$`)
+	pgAlembicUpdateRe = regexp.MustCompile(`(?is)^update\s+(?:public\.)?alembic_version\s+set\s+version_num\s*=\s*'([^']*)'(?:\s+where\s+(?:alembic_version\.)?version_num\s*=\s*'([^']*)')?$`)
+	pgAlembicDeleteRe = regexp.MustCompile(`(?is)^delete\s+from\s+(?:public\.)?alembic_version(?:\s+where\s+(?:alembic_version\.)?version_num\s*=\s*'([^']*)')?$`)
+)
+
+// alembicStatement runs sql if it is a statement on alembic_version; ok is
+// false for any other statement.
+func (s *pgServer) alembicStatement(sql, db string) (resp pgResponse, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, exists := s.state.Alembic[db]
+	noTable := pgResponse{Error: `ERROR:  relation "alembic_version" does not exist`}
+	set := func(rows []string, tag string) pgResponse {
+		if s.state.Alembic == nil {
+			s.state.Alembic = map[string][]string{}
+		}
+		if rows == nil {
+			rows = []string{}
+		}
+		s.state.Alembic[db] = rows
+		if err := s.save(); err != nil {
+			return pgResponse{Error: "ERROR:  " + err.Error()}
+		}
+		return pgResponse{OK: true, Tag: tag}
+	}
+	switch {
+	case pgAlembicCreateRe.MatchString(sql):
+		m := pgAlembicCreateRe.FindStringSubmatch(sql)
+		if exists {
+			if m[1] != "" {
+				return pgResponse{OK: true, Tag: "CREATE TABLE"}, true
+			}
+			return pgResponse{Error: `ERROR:  relation "alembic_version" already exists`}, true
+		}
+		return set(nil, "CREATE TABLE"), true
+	case pgAlembicDropRe.MatchString(sql):
+		m := pgAlembicDropRe.FindStringSubmatch(sql)
+		if !exists {
+			if m[1] != "" {
+				return pgResponse{OK: true, Tag: "DROP TABLE"}, true
+			}
+			return pgResponse{Error: `ERROR:  table "alembic_version" does not exist`}, true
+		}
+		delete(s.state.Alembic, db)
+		if err := s.save(); err != nil {
+			return pgResponse{Error: "ERROR:  " + err.Error()}, true
+		}
+		return pgResponse{OK: true, Tag: "DROP TABLE"}, true
+	case pgAlembicInsertRe.MatchString(sql):
+		if !exists {
+			return noTable, true
+		}
+		v := pgAlembicInsertRe.FindStringSubmatch(sql)[1]
+		for _, r := range rows {
+			if r == v {
+				return pgResponse{Error: `ERROR:  duplicate key value violates unique constraint "alembic_version_pkc"`}, true
+			}
+		}
+		return set(append(append([]string{}, rows...), v), "INSERT 0 1"), true
+	case pgAlembicUpdateRe.MatchString(sql):
+		if !exists {
+			return noTable, true
+		}
+		m := pgAlembicUpdateRe.FindStringSubmatch(sql)
+		out, n := append([]string{}, rows...), 0
+		for i, r := range out {
+			if m[2] == "" || r == m[2] {
+				out[i] = m[1]
+				n++
+			}
+		}
+		return set(out, fmt.Sprintf("UPDATE %d", n)), true
+	case pgAlembicDeleteRe.MatchString(sql):
+		if !exists {
+			return noTable, true
+		}
+		m := pgAlembicDeleteRe.FindStringSubmatch(sql)
+		var out []string
+		for _, r := range rows {
+			if m[1] != "" && r != m[1] {
+				out = append(out, r)
+			}
+		}
+		return set(out, fmt.Sprintf("DELETE %d", len(rows)-len(out))), true
+	}
+	return pgResponse{}, false
 }

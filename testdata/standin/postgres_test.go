@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
 	"net"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +189,187 @@ func TestInitPostgres(t *testing.T) {
 	s, err = initPostgres(dir)
 	if err != nil || s.state.User != "airflow" || s.state.Password != "pw" {
 		t.Fatalf("restart: %+v %v", s, err)
+	}
+}
+
+func TestPgAlembicVersion(t *testing.T) {
+	s := testPG(t)
+	q := func(sql, db string) pgResponse { return s.query(sql, "airflow", db) }
+	if r := q("SELECT version_num FROM alembic_version", "airflow"); r.OK || r.Error != `ERROR:  relation "alembic_version" does not exist` {
+		t.Errorf("no table: %+v", r)
+	}
+	if r := q("INSERT INTO alembic_version (version_num) VALUES ('a1')", "airflow"); r.OK {
+		t.Errorf("insert without table: %+v", r)
+	}
+	for _, sql := range []string{
+		"CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+		"create table if not exists alembic_version (version_num varchar(32) not null)",
+		"INSERT INTO alembic_version (version_num) VALUES ('a1');",
+	} {
+		if r := q(sql, "airflow"); !r.OK {
+			t.Fatalf("%s: %+v", sql, r)
+		}
+	}
+	if r := q("CREATE TABLE alembic_version (version_num VARCHAR(32))", "airflow"); r.OK {
+		t.Errorf("created twice: %+v", r)
+	}
+	if r := q("INSERT INTO alembic_version VALUES ('a1')", "airflow"); r.OK {
+		t.Errorf("duplicate key: %+v", r)
+	}
+	r := q("SELECT version_num FROM alembic_version", "airflow")
+	if !r.OK || !reflect.DeepEqual(r.Rows, [][]string{{"a1"}}) || r.Columns[0] != "version_num" {
+		t.Errorf("select: %+v", r)
+	}
+	if r := q("UPDATE alembic_version SET version_num='b2' WHERE alembic_version.version_num = 'a1'", "airflow"); !r.OK || r.Tag != "UPDATE 1" {
+		t.Errorf("update: %+v", r)
+	}
+	if r := q("SELECT * FROM public.alembic_version", "airflow"); !r.OK || !reflect.DeepEqual(r.Rows, [][]string{{"b2"}}) {
+		t.Errorf("select *: %+v", r)
+	}
+	// Per database: postgres has no table.
+	if r := q("SELECT version_num FROM alembic_version", "postgres"); r.OK {
+		t.Errorf("other database: %+v", r)
+	}
+	// Kept in the state file, as PGDATA keeps it for real.
+	again, err := initPostgres(s.dataDir)
+	if err != nil || !reflect.DeepEqual(again.state.Alembic["airflow"], []string{"b2"}) {
+		t.Errorf("reloaded: %+v %v", again, err)
+	}
+	if r := q("DELETE FROM alembic_version", "airflow"); !r.OK || r.Tag != "DELETE 1" {
+		t.Errorf("delete: %+v", r)
+	}
+	if r := q("SELECT version_num FROM alembic_version", "airflow"); !r.OK || len(r.Rows) != 0 {
+		t.Errorf("after delete: %+v", r)
+	}
+	if r := q("DROP TABLE alembic_version", "airflow"); !r.OK {
+		t.Errorf("drop: %+v", r)
+	}
+	if r := q("DROP TABLE alembic_version", "airflow"); r.OK {
+		t.Errorf("dropped twice: %+v", r)
+	}
+	if r := q("DROP TABLE IF EXISTS alembic_version", "airflow"); !r.OK {
+		t.Errorf("drop if exists: %+v", r)
+	}
+	if r := q("DROP TABLE users", "airflow"); r.OK || !strings.HasPrefix(r.Error, "ERROR:  syntax error") {
+		t.Errorf("other tables: %+v", r)
+	}
+}
+
+func TestInitdbAuth(t *testing.T) {
+	for _, c := range []struct{ args, local, host string }{
+		{"", "", ""},
+		{"--auth-host=scram-sha-256", "", "scram-sha-256"},
+		{"--data-checksums --auth-local trust --auth-host md5", "trust", "md5"},
+		{"-A scram-sha-256", "scram-sha-256", "scram-sha-256"},
+		{"--auth=md5 --auth-local=peer", "peer", "md5"},
+	} {
+		if l, h := initdbAuth(c.args); l != c.local || h != c.host {
+			t.Errorf("%q: %q %q", c.args, l, h)
+		}
+	}
+	dir := t.TempDir()
+	t.Setenv("POSTGRES_PASSWORD", "pw")
+	t.Setenv("POSTGRES_USER", "airflow")
+	t.Setenv("POSTGRES_DB", "airflow")
+	t.Setenv("POSTGRES_INITDB_ARGS", "--auth-host=scram-sha-256")
+	s, err := initPostgres(dir)
+	if err != nil || s.state.AuthHost != "scram-sha-256" || s.state.AuthLocal != "" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if msg := s.authenticate(pgRequest{User: "airflow", Database: "airflow", Password: "bad"}, true); msg != `FATAL:  password authentication failed for user "airflow"` {
+		t.Errorf("127.0.0.1 with --auth-host=scram-sha-256: %q", msg)
+	}
+	if msg := s.authenticate(pgRequest{User: "airflow", Database: "airflow", Socket: true}, true); msg != "" {
+		t.Errorf("the socket stays trusted: %q", msg)
+	}
+}
+
+// captureStdout runs fn with os.Stdout going to a pipe and returns what it
+// wrote.
+func captureStdout(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
+	defer func() { os.Stdout = old }()
+	fn()
+	w.Close()
+	os.Stdout = old
+	return <-done
+}
+
+// nonLoopbackIP is an address of this machine that is not loopback, or "".
+func nonLoopbackIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	return ""
+}
+
+// TestPsqlHealthcheck runs the compose file's PostgreSQL health check,
+// PGPASSWORD=... psql -h 127.0.0.1 -U airflow -d airflow -tAc 'SELECT 1', over
+// TCP. As in the real image, 127.0.0.1 is a trusted line of pg_hba.conf, so
+// the password is only checked from other addresses (the containers that
+// use the database), with the image's "host all all all scram-sha-256".
+func TestPsqlHealthcheck(t *testing.T) {
+	s := testPG(t)
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.handleConn(c)
+		}
+	}()
+	captureLog(t)
+	for _, v := range []string{"PGHOST", "PGUSER", "PGDATABASE", "STANDIN_UNHEALTHY"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("PGPORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	check := func(host, password string) (int, string) {
+		t.Setenv("PGPASSWORD", password)
+		code := -1
+		out := captureStdout(t, func() { code = psqlMain([]string{"-h", host, "-U", "airflow", "-d", "airflow", "-tAc", "SELECT 1"}) })
+		return code, out
+	}
+	if code, out := check("127.0.0.1", "pw"); code != 0 || out != "1\n" {
+		t.Errorf("right password: exit %d %q", code, out)
+	}
+	if code, out := check("127.0.0.1", "wrong"); code != 0 || out != "1\n" {
+		t.Errorf("wrong password on 127.0.0.1 (trusted, as in the real image): exit %d %q", code, out)
+	}
+	ip := nonLoopbackIP()
+	if ip == "" {
+		t.Skip("no non-loopback address to test password authentication from")
+	}
+	if code, out := check(ip, "pw"); code != 0 || out != "1\n" {
+		t.Errorf("right password from %s: exit %d %q", ip, code, out)
+	}
+	if code, _ := check(ip, "wrong"); code != 2 {
+		t.Errorf("wrong password from %s: exit %d", ip, code)
+	}
+	// With initdb's --auth-host=scram-sha-256 the loopback line wants the password too.
+	s.mu.Lock()
+	s.state.AuthHost = "scram-sha-256"
+	s.mu.Unlock()
+	if code, _ := check("127.0.0.1", "wrong"); code != 2 {
+		t.Errorf("wrong password on 127.0.0.1 with --auth-host: exit %d", code)
+	}
+	if code, out := check("127.0.0.1", "pw"); code != 0 || out != "1\n" {
+		t.Errorf("right password on 127.0.0.1 with --auth-host: exit %d %q", code, out)
 	}
 }

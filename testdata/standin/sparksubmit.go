@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,14 +26,17 @@ import (
 // heartbeats and runs until SIGTERM.
 
 const sparkSubmitUsage = `Usage: spark-submit --master spark://HOST:PORT [options] <app file> [app arguments]
-Options the stand-in understands: --name NAME, --packages G:A:V[,...], --conf K=V,
-  --deploy-mode client, --total-executor-cores N, --executor-memory MEM; other
-  spark-submit options with a value (--class, --jars, --py-files, --files, ...)
-  are accepted and ignored.`
+       spark-submit --master local[N] --packages G:A:V[,...] [--conf spark.jars.ivy=DIR] <file.py>
+Options the stand-in understands: --name NAME, --packages G:A:V[,...], --jars JAR[,...],
+  --conf K=V, --deploy-mode client, --total-executor-cores N, --executor-memory MEM;
+  other spark-submit options with a value (--class, --py-files, --files, ...)
+  are accepted and ignored. A local master only resolves the packages.`
 
 type sparkSubmitArgs struct {
 	master, name, deployMode string
+	local                    bool // local[N] master: resolve the packages only
 	packages                 []string
+	jars                     []string // --jars and spark.jars
 	conf                     map[string]string
 	totalCores               int    // --total-executor-cores or spark.cores.max; 0: all
 	executorMemory           string // --executor-memory or spark.executor.memory
@@ -42,16 +47,18 @@ type sparkSubmitArgs struct {
 // Options of the real spark-submit that take a value and that the stand-in
 // accepts without acting on them.
 var sparkSubmitIgnoredValueOpts = map[string]bool{
-	"--class": true, "--jars": true, "--py-files": true, "--files": true, "--archives": true,
+	"--class": true, "--py-files": true, "--files": true, "--archives": true,
 	"--repositories": true, "--exclude-packages": true, "--properties-file": true,
 	"--driver-memory": true, "--driver-java-options": true, "--driver-library-path": true,
 	"--driver-class-path": true, "--driver-cores": true, "--executor-cores": true,
 	"--num-executors": true, "--proxy-user": true, "--queue": true, "--principal": true, "--keytab": true,
 }
 
+var sparkLocalMasterRe = regexp.MustCompile(`^local(\[(\*|[1-9][0-9]*)(,[0-9]+)?\])?$`)
+
 func parseSparkSubmitArgs(args []string) (sparkSubmitArgs, error) {
 	a := sparkSubmitArgs{conf: map[string]string{}}
-	cliName, cliCores, cliMem := "", "", ""
+	cliName, cliCores, cliMem, cliPackages, cliJars := "", "", "", "", ""
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if !strings.HasPrefix(arg, "-") || arg == "-" {
@@ -86,16 +93,9 @@ func parseSparkSubmitArgs(args []string) (sparkSubmitArgs, error) {
 		case "--name":
 			cliName = val
 		case "--packages":
-			for _, p := range strings.Split(val, ",") {
-				p = strings.TrimSpace(p)
-				if p == "" {
-					continue
-				}
-				if f := strings.Split(p, ":"); len(f) != 3 || f[0] == "" || f[1] == "" || f[2] == "" {
-					return a, fmt.Errorf("Exception in thread \"main\" java.lang.IllegalArgumentException: requirement failed: Provided Maven Coordinates must be in the form 'groupId:artifactId:version'. The coordinate provided is: %s", p)
-				}
-				a.packages = append(a.packages, p)
-			}
+			cliPackages = val
+		case "--jars":
+			cliJars = val
 		case "--conf", "-c":
 			k, v, ok := strings.Cut(val, "=")
 			if !ok {
@@ -115,20 +115,51 @@ func parseSparkSubmitArgs(args []string) (sparkSubmitArgs, error) {
 	if a.appFile == "" {
 		return a, fmt.Errorf("Error: Must specify a primary resource (JAR or Python or R file)")
 	}
+	if cliPackages == "" {
+		cliPackages = a.conf["spark.jars.packages"]
+	}
+	for _, p := range strings.Split(cliPackages, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if f := strings.Split(p, ":"); len(f) != 3 || f[0] == "" || f[1] == "" || f[2] == "" {
+			return a, fmt.Errorf("Exception in thread \"main\" java.lang.IllegalArgumentException: requirement failed: Provided Maven Coordinates must be in the form 'groupId:artifactId:version'. The coordinate provided is: %s", p)
+		}
+		a.packages = append(a.packages, p)
+	}
+	for _, list := range []string{cliJars, a.conf["spark.jars"]} {
+		for _, j := range strings.Split(list, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				a.jars = append(a.jars, j)
+			}
+		}
+	}
 	if a.master == "" {
 		a.master = a.conf["spark.master"]
 	}
 	if a.master == "" {
 		return a, fmt.Errorf("Error: the stand-in spark-submit needs --master spark://HOST:PORT (the real one would run local[*])")
 	}
-	if !strings.HasPrefix(a.master, "spark://") {
-		if strings.HasPrefix(a.master, "local") || strings.HasPrefix(a.master, "yarn") || strings.HasPrefix(a.master, "k8s://") || strings.HasPrefix(a.master, "mesos://") {
-			return a, fmt.Errorf("Error: the stand-in spark-submit supports only spark://HOST:PORT masters, not %s", a.master)
+	switch {
+	case strings.HasPrefix(a.master, "spark://"):
+		if _, err := parseSparkMasterURL(a.master); err != nil {
+			return a, fmt.Errorf("Error: %v", err)
 		}
+	case strings.HasPrefix(a.master, "local"):
+		// What dataeco's Spark image build does: resolve --packages into
+		// spark.jars.ivy with a trivial Python application.
+		if !sparkLocalMasterRe.MatchString(a.master) {
+			return a, toolErrorf("Exception in thread \"main\" org.apache.spark.SparkException: Could not parse Master URL: '%s'", a.master)
+		}
+		if len(a.packages) == 0 || !strings.HasSuffix(a.appFile, ".py") {
+			return a, fmt.Errorf("Error: the stand-in spark-submit supports only spark://HOST:PORT masters, not %s (a local master only to resolve --packages for a .py file)", a.master)
+		}
+		a.local = true
+	case strings.HasPrefix(a.master, "yarn") || strings.HasPrefix(a.master, "k8s://") || strings.HasPrefix(a.master, "mesos://"):
+		return a, fmt.Errorf("Error: the stand-in spark-submit supports only spark://HOST:PORT masters, not %s", a.master)
+	default:
 		return a, fmt.Errorf("Error: Master must either be yarn or start with spark, mesos, k8s, or local")
-	}
-	if _, err := parseSparkMasterURL(a.master); err != nil {
-		return a, fmt.Errorf("Error: %v", err)
 	}
 	if a.deployMode == "" {
 		a.deployMode = envOr("SPARK_SUBMIT_DEPLOY_MODE", a.conf["spark.submit.deployMode"])
@@ -186,54 +217,6 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// checkIvy does what Ivy's resolution needs of the file system: a writable
-// spark.jars.ivy directory (or ~/.ivy2 when --packages is given without
-// it). It prints Ivy's banner to w when there are packages.
-func checkIvy(a sparkSubmitArgs, home string, w io.Writer) error {
-	dir, explicit := a.conf["spark.jars.ivy"]
-	if !explicit && len(a.packages) == 0 {
-		return nil
-	}
-	if !explicit {
-		if home == "" || home == "/nonexistent" {
-			home = "/nonexistent"
-		}
-		dir = filepath.Join(home, ".ivy2")
-	}
-	uuid := newUUID()
-	resolved := filepath.Join(dir, "cache", "resolved-org.apache.spark-spark-submit-parent-"+uuid+"-1.0.xml")
-	if len(a.packages) > 0 {
-		fmt.Fprintln(w, ":: loading settings :: url = jar:file:/opt/spark/jars/ivy-2.5.1.jar!/org/apache/ivy/core/settings/ivysettings.xml")
-		fmt.Fprintf(w, "Ivy Default Cache set to: %s\n", filepath.Join(dir, "cache"))
-		fmt.Fprintf(w, "The jars for the packages stored in: %s\n", filepath.Join(dir, "jars"))
-		for _, p := range a.packages {
-			g, rest, _ := strings.Cut(p, ":")
-			art, _, _ := strings.Cut(rest, ":")
-			fmt.Fprintf(w, "%s#%s added as a dependency\n", g, art)
-		}
-		fmt.Fprintf(w, ":: resolving dependencies :: org.apache.spark#spark-submit-parent-%s;1.0\n\tconfs: [default]\n", uuid)
-	}
-	fail := func(err error) error {
-		return fmt.Errorf("Exception in thread \"main\" java.io.FileNotFoundException: %s (%s)", resolved, javaErrText(err))
-	}
-	if !explicit && (home == "/nonexistent") {
-		return fail(syscall.ENOENT)
-	}
-	for _, d := range []string{filepath.Join(dir, "cache"), filepath.Join(dir, "jars")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	body := fmt.Sprintf("stand-in spark-submit %s\npackages: %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(a.packages, ","))
-	if err := os.WriteFile(resolved, []byte(body), 0o644); err != nil {
-		return fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "standin-spark-submit.marker"), []byte(body), 0o644); err != nil {
-		return fail(err)
-	}
-	return nil
 }
 
 // checkAppFile fails as the real launcher does when the primary resource is
@@ -301,6 +284,9 @@ func sparkSubmitMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "%v\n\n%s\n", err, sparkSubmitUsage)
 		return 1
 	}
+	if a.local {
+		return sparkSubmitLocal(a, os.Getenv("HOME"), os.Stdout, os.Stderr)
+	}
 	if failUnhealthy() {
 		return 1
 	}
@@ -310,6 +296,128 @@ func sparkSubmitMain(args []string) int {
 		}
 		return sparkSubmitRun(ctx, a)
 	})
+}
+
+// sparkSubmitLocal is spark-submit with a local[N] master, which dataeco's
+// Spark image build runs to resolve --packages into spark.jars.ivy: the
+// packages are resolved and retrieved, the application file is checked but
+// not run. The failure knobs do not apply: this runs at image build time.
+func sparkSubmitLocal(a sparkSubmitArgs, home string, stdout, stderr io.Writer) int {
+	if err := checkIvy(a, home, stderr); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := checkAppFile(a); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	dir, ok := a.conf["spark.jars.ivy"]
+	if !ok {
+		dir = filepath.Join(home, ".ivy2")
+	}
+	fmt.Fprintf(stdout, "standin: spark-submit --master %s: packages resolved into %s; the application %s is not run\n",
+		a.master, filepath.Join(dir, "jars"), a.appFile)
+	return 0
+}
+
+// sparkConnector is a data source that Spark does not ship: an application
+// that uses it needs the connector's jar on the classpath.
+type sparkConnector struct {
+	source   string
+	jarParts []string       // a jar whose name contains one of these provides it
+	used     *regexp.Regexp // how a Python application names it
+	message  string         // Spark's AnalysisException when it is missing
+}
+
+var sparkConnectors = []sparkConnector{
+	{"org.apache.spark.sql.cassandra", []string{"spark-cassandra-connector_", "spark-cassandra-connector-assembly_"},
+		regexp.MustCompile(`["']org\.apache\.spark\.sql\.cassandra["']`),
+		"[DATA_SOURCE_NOT_FOUND] Failed to find the data source: org.apache.spark.sql.cassandra. Please find packages at `https://spark.apache.org/third-party-projects.html`."},
+	{"kafka", []string{"spark-sql-kafka-0-10_"},
+		regexp.MustCompile(`format\(\s*["']kafka["']\s*\)`),
+		"Failed to find data source: kafka. Please deploy the application as per the deployment section of Structured Streaming + Kafka Integration Guide."},
+}
+
+// sparkAppConnectors lists the connectors a Python application uses, in
+// the order its file first names them (dataeco's stream_users.py reads the
+// Cassandra table's schema before it subscribes to Kafka). stream_users.py
+// needs both even when its text does not say so.
+func sparkAppConnectors(appFile string) []sparkConnector {
+	if !strings.HasSuffix(appFile, ".py") {
+		return nil
+	}
+	b, _ := os.ReadFile(strings.TrimPrefix(appFile, "file://"))
+	type hit struct {
+		at int
+		c  sparkConnector
+	}
+	var hits []hit
+	for _, c := range sparkConnectors {
+		if loc := c.used.FindIndex(b); loc != nil {
+			hits = append(hits, hit{loc[0], c})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].at < hits[j].at })
+	var out []sparkConnector
+	for _, h := range hits {
+		out = append(out, h.c)
+	}
+	if len(out) == 0 && filepath.Base(appFile) == "stream_users.py" {
+		out = sparkConnectors
+	}
+	return out
+}
+
+// sparkClasspathJars lists the base names of the jars a submission has on
+// its classpath: $SPARK_HOME/jars (and /opt/spark/jars), --jars and
+// spark.jars (local files that exist, remote URLs), and what --packages
+// resolves to.
+func sparkClasspathJars(a sparkSubmitArgs) []string {
+	var out []string
+	dirs := []string{filepath.Join(envOr("SPARK_HOME", "/opt/spark"), "jars")}
+	if dirs[0] != "/opt/spark/jars" {
+		dirs = append(dirs, "/opt/spark/jars")
+	}
+	for _, d := range dirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".jar") {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	for _, j := range a.jars {
+		if !strings.Contains(j, "://") || strings.HasPrefix(j, "file://") {
+			if _, err := os.Stat(strings.TrimPrefix(j, "file://")); err != nil {
+				continue
+			}
+		}
+		out = append(out, filepath.Base(j))
+	}
+	mods, _ := ivyResolve(a.packages)
+	for _, m := range mods {
+		out = append(out, m.jarName())
+	}
+	return out
+}
+
+// checkConnectors fails as the application would when a connector it uses
+// is not on the classpath: with PySpark's AnalysisException.
+func checkConnectors(a sparkSubmitArgs) error {
+	jars := sparkClasspathJars(a)
+	for _, c := range sparkAppConnectors(a.appFile) {
+		found := false
+		for _, j := range jars {
+			for _, part := range c.jarParts {
+				found = found || strings.Contains(j, part) && strings.HasSuffix(j, ".jar")
+			}
+		}
+		if !found {
+			return toolErrorf("Traceback (most recent call last):\n  File \"%s\", in <module>\n  File \"/opt/spark/python/lib/pyspark.zip/pyspark/errors/exceptions/captured.py\", in deco\n    raise converted from None\npyspark.errors.exceptions.captured.AnalysisException: %s",
+				a.appFile, c.message)
+		}
+	}
+	return nil
 }
 
 // sparkSubmitConnectTimeout is how long the driver tries to reach the
@@ -324,7 +432,16 @@ type sparkDriver struct {
 	register func(id string) string
 	hbEvery  time.Duration
 	logEvery time.Duration
+	// started, when set, runs once after the first registration, where the
+	// real application starts its work; an error ends the application.
+	started func() error
 }
+
+// sparkAppFailed is the application failing after it started: the driver
+// ends it with the master and exits 1.
+type sparkAppFailed struct{ err error }
+
+func (e *sparkAppFailed) Error() string { return e.err.Error() }
 
 func sparkSubmitRun(ctx context.Context, a sparkSubmitArgs) error {
 	masters, _ := parseSparkMasterURL(a.master)
@@ -345,6 +462,7 @@ func sparkSubmitRun(ctx context.Context, a sparkSubmitArgs) error {
 		},
 		hbEvery:  5 * time.Second,
 		logEvery: time.Minute,
+		started:  func() error { return checkConnectors(a) },
 	}
 	logf("Running Spark version %s (stand-in), application %s, master %s", versionPrefix(os.Getenv("STANDIN_VERSION"), "3.5.8"), a.name, a.master)
 	return d.run(ctx)
@@ -366,6 +484,11 @@ func (d *sparkDriver) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			d.end(addr)
 			return nil
+		}
+		var failed *sparkAppFailed
+		if errors.As(err, &failed) {
+			d.end(addr)
+			return exitWith(1, "%v", failed.err)
 		}
 		if d.appID == "" && time.Since(start) > sparkSubmitConnectTimeout {
 			logf("ERROR StandaloneSchedulerBackend: Application has been killed. Reason: All masters are unresponsive! Giving up.")
@@ -420,6 +543,13 @@ func (d *sparkDriver) session(ctx context.Context, addr string, lastLog *time.Ti
 		logf("Registered again with master %s as %s", addr, id)
 	}
 	d.appID = id
+	if d.started != nil {
+		start := d.started
+		d.started = nil
+		if err := start(); err != nil {
+			return &sparkAppFailed{err}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +319,237 @@ func TestSparkSubmitMainFailures(t *testing.T) {
 	}
 	if code := sparkSubmitMain([]string{"--master", "spark://127.0.0.1:1", filepath.Join(dir, "missing.py")}); code != 1 {
 		t.Errorf("missing file: exit %d", code)
+	}
+}
+
+func TestParseSparkSubmitLocal(t *testing.T) {
+	build := []string{"--master", "local[1]", "--packages", "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.7,com.datastax.spark:spark-cassandra-connector_2.12:3.5.1",
+		"--conf", "spark.jars.ivy=/tmp/ivy", "/tmp/resolve.py"}
+	a, err := parseSparkSubmitArgs(build)
+	if err != nil || !a.local || len(a.packages) != 2 {
+		t.Fatalf("the image build's submission: %+v %v", a, err)
+	}
+	for _, m := range []string{"local", "local[*]", "local[4]", "local[2,3]"} {
+		if a, err := parseSparkSubmitArgs([]string{"--master", m, "--packages", "a:b:c", "x.py"}); err != nil || !a.local {
+			t.Errorf("%s: %+v %v", m, a, err)
+		}
+	}
+	if a, err := parseSparkSubmitArgs([]string{"--master", "local[1]", "--conf", "spark.jars.packages=a:b:c", "x.py"}); err != nil || !a.local || a.packages[0] != "a:b:c" {
+		t.Errorf("spark.jars.packages: %+v %v", a, err)
+	}
+	for _, bad := range [][]string{
+		{"--master", "local[1]", "x.py"},                         // nothing to resolve: it would run the app
+		{"--master", "local[1]", "--packages", "a:b:c", "x.jar"}, // not Python
+		{"--master", "local[x]", "--packages", "a:b:c", "x.py"},  // not a master URL
+		{"--master", "local[1]", "--packages", "a:b", "x.py"},    // not g:a:v
+		{"--master", "local-cluster[2,1,1024]", "--packages", "a:b:c", "x.py"},
+	} {
+		if a, err := parseSparkSubmitArgs(bad); err == nil {
+			t.Errorf("%q accepted: %+v", bad, a)
+		}
+	}
+	a, err = parseSparkSubmitArgs([]string{"--master", "spark://m:7077", "--jars", "/x/a.jar,/x/b.jar", "--conf", "spark.jars=/x/c.jar", "x.py"})
+	if err != nil || strings.Join(a.jars, ",") != "/x/a.jar,/x/b.jar,/x/c.jar" {
+		t.Errorf("jars: %+v %v", a, err)
+	}
+}
+
+// TestSparkSubmitResolve does what dataeco's Spark image build does: resolve
+// the connectors and the user's packages into spark.jars.ivy/jars.
+func TestSparkSubmitResolve(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "resolve.py")
+	os.WriteFile(app, []byte(`print("packages resolved")`+"\n"), 0o644)
+	ivy := filepath.Join(dir, "ivy")
+	args := []string{"--master", "local[1]", "--packages",
+		"org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.7,com.datastax.spark:spark-cassandra-connector_2.12:3.5.1,org.postgresql:postgresql:42.7.4",
+		"--conf", "spark.jars.ivy=" + ivy, app}
+	a, err := parseSparkSubmitArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := sparkSubmitLocal(a, "/nonexistent", &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	entries, _ := os.ReadDir(filepath.Join(ivy, "jars"))
+	var jars []string
+	for _, e := range entries {
+		jars = append(jars, e.Name())
+	}
+	for _, want := range []string{"org.apache.spark_spark-sql-kafka-0-10_2.12-3.5.7.jar", "org.apache.kafka_kafka-clients-3.4.1.jar",
+		"org.apache.spark_spark-token-provider-kafka-0-10_2.12-3.5.7.jar", "com.datastax.spark_spark-cassandra-connector_2.12-3.5.1.jar",
+		"org.postgresql_postgresql-42.7.4.jar"} {
+		if !slices.Contains(jars, want) {
+			t.Errorf("no %s in %v", want, jars)
+		}
+	}
+	zr, err := zip.OpenReader(filepath.Join(ivy, "jars", "org.apache.kafka_kafka-clients-3.4.1.jar"))
+	if err != nil || len(zr.File) != 1 || zr.File[0].Name != "META-INF/MANIFEST.MF" {
+		t.Errorf("not a jar: %v", err)
+	} else {
+		zr.Close()
+	}
+	for _, want := range []string{"org.apache.spark#spark-sql-kafka-0-10_2.12 added as a dependency",
+		"\tfound org.apache.kafka#kafka-clients;3.4.1 in central", "\t" + strconv.Itoa(len(jars)) + " artifacts copied, 0 already retrieved"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("Ivy output lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if !strings.Contains(out.String(), "packages resolved into "+filepath.Join(ivy, "jars")) {
+		t.Errorf("stdout %q", out.String())
+	}
+	// A second resolution finds the jars in place.
+	errOut.Reset()
+	if code := sparkSubmitLocal(a, "/nonexistent", &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "0 artifacts copied, "+strconv.Itoa(len(jars))+" already retrieved") {
+		t.Errorf("again: exit %d\n%s", code, errOut.String())
+	}
+
+	// An artifact that is not in the repository: Ivy's words, no jar retrieved.
+	ivy2 := filepath.Join(dir, "ivy2")
+	a, _ = parseSparkSubmitArgs([]string{"--master", "local[1]", "--packages", "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.7,com.example:dataeco-missing-bar:1.0",
+		"--conf", "spark.jars.ivy=" + ivy2, app})
+	errOut.Reset()
+	if code := sparkSubmitLocal(a, "/nonexistent", &out, &errOut); code != 1 {
+		t.Errorf("missing artifact: exit %d", code)
+	}
+	for _, want := range []string{
+		"\t\tmodule not found: com.example#dataeco-missing-bar;1.0\n",
+		"\t\t::          UNRESOLVED DEPENDENCIES         ::\n",
+		"\t\t:: com.example#dataeco-missing-bar;1.0: not found\n",
+		":: USE VERBOSE OR DEBUG MESSAGE LEVEL FOR MORE DETAILS\n",
+		"Exception in thread \"main\" java.lang.RuntimeException: [unresolved dependency: com.example#dataeco-missing-bar;1.0: not found]\n",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(ivy2, "jars")); len(entries) != 0 {
+		t.Errorf("jars retrieved despite the failure: %v", entries)
+	}
+	// Two missing: one problem each in the exception, as Ivy lists them.
+	a, _ = parseSparkSubmitArgs([]string{"--master", "local[1]", "--packages", "g:dataeco-missing-a:1,g:dataeco-missing-b:2", "--conf", "spark.jars.ivy=" + ivy2, app})
+	errOut.Reset()
+	sparkSubmitLocal(a, "/nonexistent", &out, &errOut)
+	if !strings.Contains(errOut.String(), "[unresolved dependency: g#dataeco-missing-a;1: not found, unresolved dependency: g#dataeco-missing-b;2: not found]") {
+		t.Errorf("two missing:\n%s", errOut.String())
+	}
+	// Without spark.jars.ivy the image's HOME (/nonexistent) fails, as for real.
+	a, _ = parseSparkSubmitArgs([]string{"--master", "local[1]", "--packages", "a:b:c", app})
+	errOut.Reset()
+	if code := sparkSubmitLocal(a, "/nonexistent", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "java.io.FileNotFoundException: /nonexistent/.ivy2/cache/resolved-") {
+		t.Errorf("no ivy dir: exit %d %s", code, errOut.String())
+	}
+	// The application file must exist, though it is not run.
+	a, _ = parseSparkSubmitArgs([]string{"--master", "local[1]", "--packages", "a:b:c", "--conf", "spark.jars.ivy=" + ivy, filepath.Join(dir, "none.py")})
+	errOut.Reset()
+	if code := sparkSubmitLocal(a, "/nonexistent", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "can't open file") {
+		t.Errorf("no app: exit %d %s", code, errOut.String())
+	}
+	// STANDIN_UNHEALTHY is for health checks, not image builds.
+	t.Setenv("STANDIN_UNHEALTHY", "1")
+	t.Setenv("HOME", "/nonexistent")
+	if code := sparkSubmitMain(args); code != 0 {
+		t.Errorf("sparkSubmitMain local with STANDIN_UNHEALTHY: exit %d", code)
+	}
+}
+
+const streamUsersLike = `
+def table_columns(spark, keyspace, table):
+    schema = (spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=keyspace, table=table).load().schema)
+
+def main():
+    columns = table_columns(spark, keyspace, table)
+    raw = (spark.readStream
+           .format("kafka")
+           .load())
+`
+
+func TestSparkConnectors(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "spark")
+	os.MkdirAll(filepath.Join(home, "jars"), 0o755)
+	t.Setenv("SPARK_HOME", home)
+	app := filepath.Join(dir, "stream_users.py")
+	os.WriteFile(app, []byte(streamUsersLike), 0o644)
+	const cassandraErr = "pyspark.errors.exceptions.captured.AnalysisException: [DATA_SOURCE_NOT_FOUND] Failed to find the data source: org.apache.spark.sql.cassandra. Please find packages at `https://spark.apache.org/third-party-projects.html`."
+	const kafkaErr = "pyspark.errors.exceptions.captured.AnalysisException: Failed to find data source: kafka. Please deploy the application as per the deployment section of Structured Streaming + Kafka Integration Guide."
+
+	// Neither connector: the job fails where it first reads, the Cassandra table's schema.
+	err := checkConnectors(mustParseSubmit(t, app))
+	if err == nil || !strings.HasSuffix(err.Error(), "\n"+cassandraErr) || !strings.HasPrefix(err.Error(), "Traceback (most recent call last):") {
+		t.Errorf("no connectors: %v", err)
+	}
+	// Cassandra's connector only: then Kafka's is missing.
+	os.WriteFile(filepath.Join(home, "jars", "com.datastax.spark_spark-cassandra-connector_2.12-3.5.1.jar"), nil, 0o644)
+	if err := checkConnectors(mustParseSubmit(t, app)); err == nil || !strings.HasSuffix(err.Error(), "\n"+kafkaErr) {
+		t.Errorf("no Kafka connector: %v", err)
+	}
+	// --packages or --jars put it on the classpath.
+	if err := checkConnectors(mustParseSubmit(t, "--packages", "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.7", app)); err != nil {
+		t.Errorf("--packages: %v", err)
+	}
+	jar := filepath.Join(dir, "spark-sql-kafka-0-10_2.12-3.5.7.jar")
+	if err := checkConnectors(mustParseSubmit(t, "--jars", jar, app)); err == nil {
+		t.Error("--jars naming a file that does not exist")
+	}
+	os.WriteFile(jar, nil, 0o644)
+	if err := checkConnectors(mustParseSubmit(t, "--jars", jar, app)); err != nil {
+		t.Errorf("--jars: %v", err)
+	}
+	// Both in SPARK_HOME/jars, as in the image dataeco builds.
+	os.WriteFile(filepath.Join(home, "jars", "org.apache.spark_spark-sql-kafka-0-10_2.12-3.5.7.jar"), nil, 0o644)
+	if err := checkConnectors(mustParseSubmit(t, app)); err != nil {
+		t.Errorf("both in jars: %v", err)
+	}
+	// Kafka only, named first: Kafka's message.
+	os.RemoveAll(filepath.Join(home, "jars"))
+	other := filepath.Join(dir, "kafka_only.py")
+	os.WriteFile(other, []byte(`spark.readStream.format('kafka').load()`), 0o644)
+	if err := checkConnectors(mustParseSubmit(t, other)); err == nil || !strings.HasSuffix(err.Error(), kafkaErr) {
+		t.Errorf("Kafka-only app: %v", err)
+	}
+	// An application that uses neither, and a stream_users.py whose text
+	// says nothing (both are needed, Cassandra first).
+	plain := filepath.Join(dir, "job.py")
+	os.WriteFile(plain, []byte("print(1)\n"), 0o644)
+	if err := checkConnectors(mustParseSubmit(t, plain)); err != nil {
+		t.Errorf("plain app: %v", err)
+	}
+	if err := checkConnectors(mustParseSubmit(t, filepath.Join(dir, "missing", "stream_users.py"))); err == nil || !strings.HasSuffix(err.Error(), cassandraErr) {
+		t.Errorf("unreadable stream_users.py: %v", err)
+	}
+}
+
+// TestSparkDriverAppFails: an application that fails after it started
+// (missing connectors) is ended with the master and exits 1.
+func TestSparkDriverAppFails(t *testing.T) {
+	m := newSparkMasterState("spark://m:7077", "http://m:8080")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go m.serveConn(c)
+		}
+	}()
+	d := &sparkDriver{a: mustParseSubmit(t, "/app/stream_users.py"), masters: []string{ln.Addr().String()}, hbEvery: 50 * time.Millisecond, logEvery: time.Hour,
+		register: func(string) string { return "APP - 0 1024 spark dataeco-stream-users" },
+		started:  func() error { return errors.New("AnalysisException: boom") }}
+	err = d.run(context.Background())
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "boom") {
+		t.Fatalf("run: %v", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.apps) != 0 || len(m.completed) != 1 || m.completed[0].State != "FINISHED" {
+		t.Errorf("app not ended: %+v %+v", m.apps, m.completed)
 	}
 }

@@ -1,21 +1,19 @@
 """Carry user records from Kafka into Cassandra: the second stage of the dataeco pipeline.
 
 Reads the JSON records that the ``user_automation`` DAG produces, parses them with an explicit
-schema and upserts them into ``spark_streams.created_users`` (created by cql/schema.cql).
+schema (the table's columns, read at start) and upserts them into ``spark_streams.created_users``
+(created by cql/schema.cql).
 
 Submitted by the compose file's spark-stream service, from inside the compose network:
 
-    /opt/spark/bin/spark-submit \
-      --master spark://spark-master:7077 \
-      --packages org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.7,com.datastax.spark:spark-cassandra-connector_2.12:3.5.1 \
-      --conf spark.jars.ivy=/ivy \
-      /opt/dataeco/spark/stream_users.py
+    /opt/spark/bin/spark-submit --master spark://spark-master:7077 /opt/dataeco/spark/stream_users.py
 
-The connectors are Scala 2.12 builds, as the apache/spark:3.5.8-scala2.12 image needs (a 2.13
-build fails with NoClassDefFoundError: scala/$less$colon$less). The Kafka connector is 3.5.7
-because Maven Central has no Scala 2.12 build of spark-sql-kafka-0-10 3.5.8; within the 3.5
-line it works with Spark 3.5.8. ``spark.jars.ivy`` must point somewhere writable: the image's
-user has no home directory, and a volume there keeps the jars across restarts.
+It needs the Kafka and Cassandra connectors on the classpath: the Spark image dataeco builds
+has ``spark-sql-kafka-0-10_2.12:3.5.7`` and ``spark-cassandra-connector_2.12:3.5.1`` in
+/opt/spark/jars (elsewhere, pass them with ``--packages``). They are Scala 2.12 builds, as the
+apache/spark:3.5.8-scala2.12 image needs (a 2.13 build fails with NoClassDefFoundError:
+scala/$less$colon$less). Any 3.5.x Kafka connector runs on Spark 3.5.8; 3.5.7 is the newest the
+package mirror of dataeco's tests serves.
 
 Environment:
 
@@ -29,7 +27,7 @@ Environment:
     CASSANDRA_KEYSPACE    default spark_streams
     CASSANDRA_TABLE       default created_users
     CHECKPOINT_DIR        default /checkpoints/created_users (a named volume in compose)
-    STREAM_TRIGGER        default "5 seconds": a micro-batch interval, or "availableNow" to
+    STREAM_TRIGGER        default "1 second": a micro-batch interval, or "availableNow" to
                           process what is on the topic and stop
 
 Delivery: Kafka offsets are committed to the checkpoint only after a batch is written, so a
@@ -44,27 +42,23 @@ from __future__ import annotations
 import os
 import sys
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-TEXT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "gender",
-    "address",
-    "post_code",
-    "email",
-    "username",
-    "dob",
-    "registered_date",
-    "phone",
-    "picture",
-)
+def user_schema(columns: list[str]) -> StructType:
+    """Every field is a string on the wire; Cassandra's connector turns the id string into a uuid."""
+    return StructType([StructField("id", StringType(), nullable=False)] +
+                      [StructField(name, StringType(), nullable=True) for name in columns])
 
-# Every field is a string on the wire; Cassandra's connector turns the id string into a uuid.
-USER_SCHEMA = StructType([StructField("id", StringType(), nullable=False)] +
-                         [StructField(name, StringType(), nullable=True) for name in TEXT_COLUMNS])
+
+def table_columns(spark: SparkSession, keyspace: str, table: str) -> list[str]:
+    """The table's columns besides id. The table (cql/schema.cql) is the one list of a user's
+    fields: the job reads those from each record and writes them, whatever they are."""
+    schema = (spark.read.format("org.apache.spark.sql.cassandra")
+              .options(keyspace=keyspace, table=table).load().schema)
+    return [field.name for field in schema.fields if field.name != "id"]
+
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -78,13 +72,19 @@ def setting(name: str, default: str | None = None) -> str:
     return default
 
 
-def parse_users(raw: DataFrame) -> DataFrame:
-    """Kafka rows → one row per valid user, columns in the table's order."""
-    parsed = raw.select(F.from_json(F.col("value").cast("string"), USER_SCHEMA).alias("u"))
+def parse_users(raw: DataFrame, columns: list[str], stats: Observation | None = None) -> DataFrame:
+    """Kafka rows → one row per valid user, with the table's columns. With stats, the job that
+    reads the result also counts the rows read ("total") and the valid ones ("valid"), without
+    a job of its own."""
+    parsed = raw.select(F.from_json(F.col("value").cast("string"), user_schema(columns)).alias("u"))
+    valid = F.col("u.id").isNotNull() & F.col("u.id").rlike(UUID_PATTERN)
+    if stats is not None:
+        parsed = parsed.observe(stats, F.count(F.lit(1)).alias("total"),
+                                F.count(F.when(valid, True)).alias("valid"))
     return (parsed
-            .where(F.col("u.id").isNotNull() & F.col("u.id").rlike(UUID_PATTERN))
+            .where(valid)
             .select(F.lower(F.col("u.id")).alias("id"),
-                    *[F.col(f"u.{name}").alias(name) for name in TEXT_COLUMNS]))
+                    *[F.col(f"u.{name}").alias(name) for name in columns]))
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def main() -> None:
     keyspace = setting("CASSANDRA_KEYSPACE", "spark_streams")
     table = setting("CASSANDRA_TABLE", "created_users")
     checkpoint = setting("CHECKPOINT_DIR", "/checkpoints/created_users")
-    trigger = setting("STREAM_TRIGGER", "5 seconds")
+    trigger = setting("STREAM_TRIGGER", "1 second")
 
     spark = (SparkSession.builder
              .appName("dataeco-stream-users")
@@ -104,6 +104,7 @@ def main() -> None:
              .config("spark.sql.shuffle.partitions", "2")
              .getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
+    columns = table_columns(spark, keyspace, table)
 
     raw = (spark.readStream
            .format("kafka")
@@ -115,20 +116,19 @@ def main() -> None:
            .load())
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        batch.persist()
-        try:
-            users = parse_users(batch)
-            total, valid = batch.count(), users.count()
-            if valid:
-                (users.write
-                 .format("org.apache.spark.sql.cassandra")
-                 .options(keyspace=keyspace, table=table)
-                 .mode("append")
-                 .save())
-            dropped = f", dropped {total - valid} malformed" if total != valid else ""
-            print(f"stream_users: batch {batch_id}: wrote {valid} users{dropped}", flush=True)
-        finally:
-            batch.unpersist()
+        # One Spark job per batch: the write, with the counts for the log observed on the way.
+        # A batch's latency is mostly per-job overhead on a small machine: counting in jobs of
+        # their own (and caching the batch for them) held every next batch back by seconds.
+        stats = Observation(f"batch_{batch_id}")
+        (parse_users(batch, columns, stats).write
+         .format("org.apache.spark.sql.cassandra")
+         .options(keyspace=keyspace, table=table)
+         .mode("append")
+         .save())
+        counts = stats.get
+        total, valid = counts.get("total", 0), counts.get("valid", 0)
+        dropped = f", dropped {total - valid} malformed" if total != valid else ""
+        print(f"stream_users: batch {batch_id}: wrote {valid} users{dropped}", flush=True)
 
     writer = (raw.writeStream
               .queryName("users_to_cassandra")

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+)
+
+// TestJobVerdict: how a one-shot job's exited container reads depends on whether it ran
+// since the snapshot. One that had ended before is last time's (Compose runs it again) until
+// Compose is done; one that was running at the snapshot ended in this start.
+func TestJobVerdict(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	svc := p.Services["cassandra-init"]
+	const started = "2026-12-01T04:00:00Z"
+	for _, tt := range []struct {
+		name        string
+		before      *pastRun // nil: made by this start
+		exitCode    int
+		composeDone bool
+		final       bool
+		state, fail string
+	}{
+		{"made by this start, exit 0", nil, 0, false, false, "completed", ""},
+		{"made by this start, exit 3", nil, 3, false, false, "", "failed with exit code 3"},
+		{"ended before, Compose still going", &pastRun{startedAt: started}, 3, false, false, "not started", ""},
+		{"ended before, Compose done without running it", &pastRun{startedAt: started}, 0, true, false, "completed", ""},
+		{"ended before, Compose gave up", &pastRun{startedAt: started}, 3, false, true, "", "failed with exit code 3"},
+		{"running at the snapshot, ended since", &pastRun{startedAt: started, running: true}, 0, false, false, "completed", ""},
+		{"running at the snapshot, failed since", &pastRun{startedAt: started, running: true}, 1, false, false, "", "failed with exit code 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWaiter(nil, p, nil, nil)
+			w.composeDone = tt.composeDone
+			c := container.InspectResponse{ID: "c1", State: &container.State{Status: "exited", ExitCode: tt.exitCode, StartedAt: started}}
+			if tt.before != nil {
+				w.before["c1"] = *tt.before
+			}
+			state, fail := w.verdict("cassandra-init", svc, c, tt.final)
+			if state != tt.state || fail != tt.fail {
+				t.Errorf("verdict = %q, %q; want %q, %q", state, fail, tt.state, tt.fail)
+			}
+		})
+	}
+}
+
+// TestLeftoverUnhealthy: a container running at the snapshot and unhealthy since before it
+// (a dependency it lost, killed and now started again) is given its time to recover; one made
+// by this start that turns unhealthy has failed.
+func TestLeftoverUnhealthy(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	svc := p.Services["airflow-triggerer"]
+	const started = "2026-12-01T04:00:00Z"
+	for _, tt := range []struct {
+		name   string
+		before *pastRun
+		want   string
+	}{
+		{"running and unhealthy before this start", &pastRun{startedAt: started, running: true, restarts: 1}, "started"},
+		{"made by this start", nil, "unhealthy"},
+	} {
+		w := newWaiter(nil, p, nil, nil)
+		if tt.before != nil {
+			w.before["c1"] = *tt.before
+		}
+		c := container.InspectResponse{ID: "c1", State: &container.State{Status: "running", Running: true, StartedAt: started,
+			Health: &container.Health{Status: "unhealthy"}}}
+		c.RestartCount = 1
+		if state, fail := w.verdict("airflow-triggerer", svc, c, false); state != tt.want || fail != "" {
+			t.Errorf("%s: verdict = %q, %q; want %q", tt.name, state, fail, tt.want)
+		}
+	}
+}
+
+// TestRestartsWhileDependenciesComeBack: a service that restarts while a service it depends
+// on is not ready (the Spark job, its broker killed under it) is waiting, not looping; only
+// restarts after every dependency is ready count, unless Compose has given up. Dependencies
+// count through the chain: cassandra-init done last time does not make Cassandra ready.
+func TestRestartsWhileDependenciesComeBack(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	svc := p.Services["spark-stream"]
+	const started = "2026-12-01T04:00:00Z"
+	for _, tt := range []struct {
+		name string
+		// restarts: the container's count at each look; depsReady: whether every dependency
+		// was ready before that look.
+		restarts  []int
+		depsReady []bool
+		final     bool
+		fail      bool
+	}{
+		{"loops with its dependencies ready", []int{0, 1, 2}, []bool{true, true, true}, false, true},
+		{"restarts while they come back", []int{1, 2, 3}, []bool{false, false, false}, false, false},
+		{"then starts cleanly", []int{2, 3, 3}, []bool{false, false, true}, false, false},
+		{"then loops once they are back", []int{2, 3, 5}, []bool{false, true, true}, false, true},
+		{"Compose gave up", []int{2}, []bool{false}, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWaiter(nil, p, nil, nil)
+			w.before["c1"] = pastRun{startedAt: "2026-12-01T03:00:00Z", running: true}
+			var fail string
+			for i, n := range tt.restarts {
+				// Its direct dependencies are done or healthy; Cassandra, behind
+				// cassandra-init, is what comes and goes.
+				for name := range p.Services {
+					w.ready[name] = true
+				}
+				w.ready["cassandra"] = tt.depsReady[i]
+				c := container.InspectResponse{ID: "c1", State: &container.State{Status: "running", Running: true, StartedAt: started,
+					Health: &container.Health{Status: "starting"}}}
+				c.RestartCount = n
+				_, fail = w.verdict("spark-stream", svc, c, tt.final)
+			}
+			if (fail != "") != tt.fail {
+				t.Errorf("verdict after %v restarts = %q, want a failure: %v", tt.restarts, fail, tt.fail)
+			}
+		})
+	}
+}
