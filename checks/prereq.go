@@ -305,7 +305,7 @@ func checkPorts(ctx context.Context, env *Env) Result {
 
 // newPortScan scans every port of the plan.
 func newPortScan(ctx context.Context, env *Env) *portScan {
-	sc := &portScan{env: env, eph: ephemeralRange(env), taken: map[int]bool{}, containers: runningContainers(ctx, env)}
+	sc := &portScan{ctx: ctx, env: env, eph: ephemeralRange(env), taken: map[int]bool{}, containers: runningContainers(ctx, env)}
 	for _, p := range env.Plan.Ports {
 		sc.taken[p.Port] = true
 	}
@@ -317,7 +317,9 @@ func newPortScan(ctx context.Context, env *Env) *portScan {
 
 // portScan collects what checkPorts finds, port by port.
 type portScan struct {
+	ctx        context.Context
 	env        *Env
+	settled    bool // the engine's starts in flight were waited for (settle)
 	eph        portRange
 	taken      map[int]bool // planned or suggested: never suggested again
 	containers []containerOwner
@@ -390,6 +392,11 @@ func (sc *portScan) scan(p PortNeed) {
 			return
 		}
 	}
+	if !sc.settled && sc.env.Engine != nil {
+		sc.settle()
+		sc.scan(p)
+		return
+	}
 	owner, kind := sc.holder(p, err)
 	sc.conflicts = append(sc.conflicts, fmt.Sprintf("%d (%s) is taken by %s", p.Port, p.Service, owner))
 	switch kind {
@@ -401,6 +408,26 @@ func (sc *portScan) scan(p PortNeed) {
 		sc.otherOwner = true
 	}
 	sc.fixes = append(sc.fixes, sc.suggest(p, "taken by "+owner))
+}
+
+// settle waits for the starts the engine still has in flight, then lists the running
+// containers again. A start goes on in the engine when the client that asked for it went
+// away (an install stopped by Ctrl-C or by a lost connection, run again at once): its port
+// proxy holds the ports before the container runs, and would pass for a stale one. Inspecting
+// a container waits while the engine starts it, so one inspect of each container that is
+// not running lets every such start end, running or failed (which frees its ports).
+func (sc *portScan) settle() {
+	sc.settled = true
+	list, err := sc.env.Engine.API.ContainerList(sc.ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return
+	}
+	for _, c := range list.Items {
+		if c.State != container.StateRunning {
+			_, _ = sc.env.Engine.API.ContainerInspect(sc.ctx, c.ID, client.ContainerInspectOptions{})
+		}
+	}
+	sc.containers = runningContainers(sc.ctx, sc.env)
 }
 
 // holderKind is what kind of holder a taken port has: it decides the fix.

@@ -26,17 +26,31 @@ type fakeEngine struct {
 	platforms  map[string][]string // image -> architectures; missing = registry error
 	regErr     error
 	networks   []network.Summary
+	// starting are containers the engine is starting: listed with All only, until an inspect
+	// (which, as the engine's, waits for the start to end) lets them run.
+	starting []container.Summary
 }
 
 func (f *fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
 	return client.NetworkListResult{Items: f.networks}, nil
 }
 
-func (f *fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+func (f *fakeEngine) ContainerList(_ context.Context, opts client.ContainerListOptions) (client.ContainerListResult, error) {
+	if opts.All {
+		return client.ContainerListResult{Items: append(slices.Clone(f.containers), f.starting...)}, nil
+	}
 	return client.ContainerListResult{Items: f.containers}, nil
 }
 
-func (f *fakeEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+func (f *fakeEngine) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	for i, c := range f.starting {
+		if c.ID == id {
+			c.State = container.StateRunning
+			f.containers = append(f.containers, c)
+			f.starting = slices.Delete(f.starting, i, i+1)
+			return client.ContainerInspectResult{}, nil
+		}
+	}
 	return client.ContainerInspectResult{}, errors.New("not faked")
 }
 
@@ -212,6 +226,12 @@ func TestPrerequisiteChecks(t *testing.T) {
 		{"port held by our own install is fine", checkPorts, func(e *Env) {
 			e.Listen = inUse
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/dataeco-broker-1"},
+				Labels: map[string]string{"com.docker.compose.project": "dataeco"}, Ports: []container.PortSummary{{PublicPort: 9092}}}}}
+		}, Pass, "held by this install's own containers (9092)", ""},
+		{"a start the engine still has in flight is waited for, not taken for a stale proxy", checkPorts, func(e *Env) {
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { return Proc{PID: 7, Name: "docker-proxy"}, true }
+			e.Engine.API = &fakeEngine{starting: []container.Summary{{ID: "b1", Names: []string{"/dataeco-broker-1"}, State: container.StateCreated,
 				Labels: map[string]string{"com.docker.compose.project": "dataeco"}, Ports: []container.PortSummary{{PublicPort: 9092}}}}}
 		}, Pass, "held by this install's own containers (9092)", ""},
 

@@ -56,10 +56,17 @@ func TestRealImages(t *testing.T) {
 	install := append([]string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", registry,
 		"--timeout", "10m"}, fixedPortArgs(base)...)
 
+	// Each step's time goes to the log (CI prints these lines), to see where a slow run went.
+	last := time.Now()
+	lap := func(what string) {
+		t.Helper()
+		t.Logf("real images: %s took %s", what, time.Since(last).Round(time.Second))
+		last = time.Now()
+	}
+
 	// 1. Install, smoke, the DAG's users in Cassandra.
-	start := time.Now()
 	mustSucceed(t, runCLI(t, ctx, install...), "install")
-	t.Logf("install on the real images: %s", time.Since(start).Round(time.Second))
+	lap("install")
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke")
 	env := realEnv(t, ctx, dir)
 	rows := waitRows(t, ctx, env, 1, 5*time.Minute) // the DAG runs every minute
@@ -69,6 +76,7 @@ func TestRealImages(t *testing.T) {
 	}
 	kafka := env["KAFKA_BOOTSTRAP_SERVERS"]
 	produceRecords(t, kafka, "survivor", "kept", 5, true)
+	lap("smoke and the DAG's users in Cassandra")
 
 	// 2. Data survives.
 	survives := func(what string) {
@@ -86,6 +94,7 @@ func TestRealImages(t *testing.T) {
 	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop")
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start")
 	survives("stop and start")
+	lap("stop and start")
 	// A move to another machine, played here: backup, everything removed, restore. The data
 	// and the credentials come back (down and install are covered on the stand-ins).
 	archive := filepath.Join(t.TempDir(), "backup.tar.gz")
@@ -97,6 +106,7 @@ func TestRealImages(t *testing.T) {
 		t.Error("restore did not bring back the install's credentials")
 	}
 	survives("backup, uninstall --purge and restore")
+	lap("backup, uninstall --purge and restore")
 	for _, svc := range []string{"broker", "cassandra", "postgres"} {
 		if out, err := exec.Command("docker", "kill", "-s", "KILL", project+"-"+svc+"-1").CombinedOutput(); err != nil {
 			t.Fatalf("kill -9 %s: %v\n%s", svc, err, out)
@@ -113,6 +123,7 @@ func TestRealImages(t *testing.T) {
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start after kill -9")
 	survives("kill -9 of the broker, Cassandra and PostgreSQL")
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after the restarts")
+	lap("kill -9, start and smoke")
 
 	// reset cassandra: the users written so far are gone, the topic keeps its records, and the
 	// pipeline writes into the table cassandra-init made again (the smoke check's own user).
@@ -128,11 +139,13 @@ func TestRealImages(t *testing.T) {
 		t.Errorf("after reset cassandra the topic holds %d records of 5", len(got))
 	}
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset cassandra")
+	lap("reset cassandra and smoke")
 
 	// reset spark, kafka and airflow: each wipes its own data only, and the pipeline works
 	// again after each (the smoke check's marked user goes through the whole chain).
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "spark"), "reset spark")
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset spark")
+	lap("reset spark and smoke")
 	kept := countRows(t, ctx, env)
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "kafka"), "reset kafka")
 	cl := kafkaTestClient(t, kafka)
@@ -145,14 +158,17 @@ func TestRealImages(t *testing.T) {
 		t.Errorf("reset kafka lost Cassandra's rows: %d, %d before", got, kept)
 	}
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset kafka")
+	lap("reset kafka and smoke")
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "airflow"), "reset airflow")
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset airflow")
+	lap("reset airflow and smoke")
 
 	// 3. No package index, no Maven repository: the stack starts again all the same.
 	offline(t, project)
 	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop before the offline start")
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start with no package index reachable")
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke offline")
+	lap("offline stop, start and smoke")
 
 	// 4. doctor, and its bundle.
 	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
