@@ -28,13 +28,14 @@ import (
 //  1. install with every component: every service healthy, `dataeco smoke` passes, and the
 //     DAG in real Airflow puts users into Cassandra through the real streaming job; the test
 //     reaches Kafka, Cassandra and Airflow with what `eval "$(dataeco env --shell)"` exports;
-//  2. data survives stop/start, backup → uninstall --purge → restore (with the credentials),
+//  2. with every package index and Maven repository unreachable from the containers (from
+//     here to the end), the stack starts again and the pipeline works: the images dataeco
+//     built hold what they need;
+//  3. data survives stop/start, backup → uninstall --purge → restore (with the credentials),
 //     and kill -9 of the broker, Cassandra and PostgreSQL: a topic's records, the table's rows
-//     and the DAG's runs are all there after; reset cassandra empties the table only, and the
-//     pipeline writes into it again; after reset spark, reset kafka (the test's topic gone,
-//     the table's rows kept) and reset airflow the pipeline's smoke check passes again;
-//  3. with every package index and Maven repository unreachable from the containers, the
-//     stack starts again and the pipeline works (the images dataeco built hold what they need);
+//     and the DAG's runs are all there after; reset kafka empties the topics only (the table's
+//     rows kept), reset cassandra the table only (a topic's records kept), and the pipeline's
+//     smoke check passes again after them, and after reset spark and reset airflow;
 //  4. doctor reports it healthy, and its bundle holds no generated password.
 //
 // It needs the real images, built by testdata/realimages/build.sh (cached by digest), so CI
@@ -78,7 +79,7 @@ func TestRealImages(t *testing.T) {
 	produceRecords(t, kafka, "survivor", "kept", 5, true)
 	lap("smoke and the DAG's users in Cassandra")
 
-	// 2. Data survives.
+	// Data survives: the test's records, the DAG's users and runs.
 	survives := func(what string) {
 		t.Helper()
 		if got := consumeRecords(t, kafka, "survivor", 5); len(got) != 5 {
@@ -91,10 +92,15 @@ func TestRealImages(t *testing.T) {
 			t.Errorf("after %s Airflow has %d successful runs, %d before", what, got, runs)
 		}
 	}
+	// 2 and 3. With no package index and no Maven repository reachable from the containers, the
+	// stack starts again and the pipeline works (the images dataeco built hold what they need);
+	// the rest of the test runs that way too, as on a train.
+	offline(t, project)
 	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop")
-	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start")
+	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start with no package index reachable")
 	survives("stop and start")
-	lap("stop and start")
+	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke offline")
+	lap("offline stop, start and smoke")
 	// A move to another machine, played here: backup, everything removed, restore. The data
 	// and the credentials come back (down and install are covered on the stand-ins).
 	archive := filepath.Join(t.TempDir(), "backup.tar.gz")
@@ -125,27 +131,10 @@ func TestRealImages(t *testing.T) {
 	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after the restarts")
 	lap("kill -9, start and smoke")
 
-	// reset cassandra: the users written so far are gone, the topic keeps its records, and the
-	// pipeline writes into the table cassandra-init made again (the smoke check's own user).
-	old := oneUserID(t, ctx, env, "")
-	if old == "" {
-		t.Fatal("created_users is empty before reset cassandra")
-	}
-	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "cassandra"), "reset cassandra")
-	if oneUserID(t, ctx, env, old) != "" {
-		t.Errorf("user %s is still in created_users after reset cassandra", old)
-	}
-	if got := consumeRecords(t, kafka, "survivor", 5); len(got) != 5 {
-		t.Errorf("after reset cassandra the topic holds %d records of 5", len(got))
-	}
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset cassandra")
-	lap("reset cassandra and smoke")
-
-	// reset spark, kafka and airflow: each wipes its own data only, and the pipeline works
-	// again after each (the smoke check's marked user goes through the whole chain).
-	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "spark"), "reset spark")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset spark")
-	lap("reset spark and smoke")
+	// reset kafka: the test's topic is gone, the pipeline's is made again, Cassandra's rows
+	// stay. reset cassandra: the users written so far are gone, the topic (written again)
+	// keeps its records. Then the pipeline works again through both: the smoke check's marked
+	// user goes from Kafka to the table cassandra-init made again.
 	kept := countRows(t, ctx, env)
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "kafka"), "reset kafka")
 	cl := kafkaTestClient(t, kafka)
@@ -157,18 +146,26 @@ func TestRealImages(t *testing.T) {
 	if got := countRows(t, ctx, env); got < kept {
 		t.Errorf("reset kafka lost Cassandra's rows: %d, %d before", got, kept)
 	}
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset kafka")
-	lap("reset kafka and smoke")
+	produceRecords(t, kafka, "survivor", "kept", 5, true)
+	old := oneUserID(t, ctx, env, "")
+	if old == "" {
+		t.Fatal("created_users is empty before reset cassandra")
+	}
+	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "cassandra"), "reset cassandra")
+	if oneUserID(t, ctx, env, old) != "" {
+		t.Errorf("user %s is still in created_users after reset cassandra", old)
+	}
+	if got := consumeRecords(t, kafka, "survivor", 5); len(got) != 5 {
+		t.Errorf("after reset cassandra the topic holds %d records of 5", len(got))
+	}
+	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset kafka and reset cassandra")
+	lap("reset kafka, reset cassandra and smoke")
+	// reset spark (the job's checkpoints) and reset airflow (its database): the job and the
+	// DAG start from nothing, and the pipeline works again.
+	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "spark"), "reset spark")
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "airflow"), "reset airflow")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset airflow")
-	lap("reset airflow and smoke")
-
-	// 3. No package index, no Maven repository: the stack starts again all the same.
-	offline(t, project)
-	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop before the offline start")
-	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start with no package index reachable")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke offline")
-	lap("offline stop, start and smoke")
+	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset spark and reset airflow")
+	lap("reset spark, reset airflow and smoke")
 
 	// 4. doctor, and its bundle.
 	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
