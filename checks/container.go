@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
@@ -20,11 +21,13 @@ type ContainerAPI interface {
 
 // Diagnosis is what is known about one container that is not doing well.
 type Diagnosis struct {
-	Service       string   `json:"service,omitempty"`
-	Container     string   `json:"container"`
-	State         string   `json:"state"`
-	Health        string   `json:"health,omitempty"`
-	ExitCode      int      `json:"exit_code"`
+	Service   string `json:"service,omitempty"`
+	Container string `json:"container"`
+	State     string `json:"state"`
+	Health    string `json:"health,omitempty"`
+	ExitCode  int    `json:"exit_code"`
+	// OOMKilled: the container ran out of memory. Its state says so until it is restarted,
+	// which clears the flag; after that the engine's event log does (see EventsAPI).
 	OOMKilled     bool     `json:"oom_killed"`
 	RestartCount  int      `json:"restart_count"`
 	FailingStreak int      `json:"failing_streak,omitempty"`
@@ -59,6 +62,11 @@ func DiagnoseContainer(ctx context.Context, api ContainerAPI, id string) (*Diagn
 			d.EngineError = st.Error
 		}
 		d.OOMKilled = st.OOMKilled
+		if !d.OOMKilled && c.RestartCount > 0 {
+			if ev, ok := api.(EventsAPI); ok {
+				d.OOMKilled = oomKilledSince(ctx, ev, id, c.Created)
+			}
+		}
 		if st.Health != nil {
 			d.Health = string(st.Health.Status)
 			d.FailingStreak = st.Health.FailingStreak
@@ -80,6 +88,37 @@ func DiagnoseContainer(ctx context.Context, api ContainerAPI, id string) (*Diagn
 	}
 	d.LogTail = demuxLines(raw)
 	return d, nil
+}
+
+// EventsAPI is the engine's event log, which a ContainerAPI may offer too. It remembers what
+// a container's state forgets: restarted after running out of memory (by its restart policy,
+// at once), a container shows OOMKilled false again, and looks healthy until the next kill.
+type EventsAPI interface {
+	Events(ctx context.Context, opts client.EventsListOptions) client.EventsResult
+}
+
+// oomKilledSince tells whether the engine recorded an out-of-memory kill of the container
+// since created (its creation time, RFC 3339). The engine keeps only its last few hundred
+// events, so an old kill may be forgotten: none is assumed then.
+func oomKilledSince(ctx context.Context, ev EventsAPI, id, created string) bool {
+	since, err := time.Parse(time.RFC3339Nano, created)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// With an end time, the engine sends what it has and closes the stream.
+	res := ev.Events(ctx, client.EventsListOptions{
+		Since:   fmt.Sprint(since.Unix()),
+		Until:   fmt.Sprint(time.Now().Unix() + 1),
+		Filters: make(client.Filters).Add("container", id).Add("event", "oom"),
+	})
+	select {
+	case <-res.Messages:
+		return true
+	case <-res.Err:
+		return false
+	}
 }
 
 // demuxLines splits Docker's multiplexed log stream (containers without a TTY) into lines,

@@ -1,13 +1,20 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
 )
 
 func TestDockerUnreachable(t *testing.T) {
@@ -132,5 +139,63 @@ func TestDiagnosisExplain(t *testing.T) {
 		if got := tt.d.Explain(); !strings.Contains(got, tt.want) {
 			t.Errorf("Explain(%+v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// oomEngine is a container API with an event log: one container, restarted restarts times,
+// whose state says it runs and was not killed, and oomEvents out-of-memory kills in the log.
+type oomEngine struct {
+	restarts, oomEvents int
+	asked               bool
+}
+
+func (f *oomEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	return client.ContainerInspectResult{Container: container.InspectResponse{Name: "/p-zookeeper-1", RestartCount: f.restarts,
+		Created: time.Now().Add(-time.Minute).Format(time.RFC3339Nano),
+		State:   &container.State{Status: container.StateRunning, Running: true}}}, nil
+}
+
+func (f *oomEngine) ContainerLogs(context.Context, string, client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+
+func (f *oomEngine) Events(_ context.Context, opts client.EventsListOptions) client.EventsResult {
+	f.asked = true
+	msgs, errs := make(chan events.Message, f.oomEvents), make(chan error, 1)
+	for range f.oomEvents {
+		msgs <- events.Message{Type: events.ContainerEventType, Action: events.ActionOOM}
+	}
+	if f.oomEvents == 0 {
+		errs <- io.EOF
+	}
+	return client.EventsResult{Messages: msgs, Err: errs}
+}
+
+// TestDiagnoseOOMAfterRestart: a container restarted after running out of memory looks fine
+// to its state; the engine's event log still says why it restarted.
+func TestDiagnoseOOMAfterRestart(t *testing.T) {
+	for _, tt := range []struct {
+		name                string
+		restarts, oomEvents int
+		want, asked         bool
+	}{
+		{"restarted after an OOM kill", 1, 1, true, true},
+		{"restarted for another reason", 1, 0, false, true},
+		{"never restarted: its state is enough", 0, 1, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &oomEngine{restarts: tt.restarts, oomEvents: tt.oomEvents}
+			d, err := DiagnoseContainer(context.Background(), api, "id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.OOMKilled != tt.want || api.asked != tt.asked {
+				t.Errorf("OOMKilled %v (event log read: %v), want %v (%v)", d.OOMKilled, api.asked, tt.want, tt.asked)
+			}
+			if tt.want && !strings.Contains(d.Explain(), "out of memory") {
+				t.Errorf("Explain() = %q", d.Explain())
+			}
+		})
 	}
 }
