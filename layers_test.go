@@ -24,10 +24,9 @@ func skipDir(path, name string) bool {
 	return path != "." && (name == "testdata" || name == "dist" || strings.HasPrefix(name, "."))
 }
 
-// productionFiles maps each package directory to its non-test Go files.
-func productionFiles(t *testing.T) map[string][]*ast.File {
+// productionFiles maps each package directory to its non-test Go files, parsed with fset.
+func productionFiles(t *testing.T, fset *token.FileSet) map[string][]*ast.File {
 	t.Helper()
-	fset := token.NewFileSet()
 	out := map[string][]*ast.File{}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -43,7 +42,8 @@ func productionFiles(t *testing.T) map[string][]*ast.File {
 		if err != nil {
 			return err
 		}
-		out[filepath.ToSlash(filepath.Dir(path))] = append(out[filepath.ToSlash(filepath.Dir(path))], f)
+		dir := filepath.ToSlash(filepath.Dir(path))
+		out[dir] = append(out[dir], f)
 		return nil
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func TestLayersImportDownwards(t *testing.T) {
 		"checks":           append([]string{module + "installer"}, cliLibs...),
 		"embedded":         append([]string{module + "installer", module + "checks"}, cliLibs...),
 	}
-	files := productionFiles(t)
+	files := productionFiles(t, token.NewFileSet())
 	for dir, rules := range forbidden {
 		if len(files[dir]) == 0 {
 			t.Errorf("no Go files in %s", dir)
@@ -87,44 +87,29 @@ func TestLayersImportDownwards(t *testing.T) {
 func TestFunctionsFitAScreen(t *testing.T) {
 	t.Parallel()
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && skipDir(path, d.Name()) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		for _, decl := range f.Decls {
-			fd, ok := decl.(*ast.FuncDecl)
-			if !ok || fd.Body == nil {
-				continue
-			}
-			lines := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
-			if lines <= 80 {
-				continue
-			}
-			table := 0
-			ast.Inspect(fd.Body, func(n ast.Node) bool {
-				if cl, ok := n.(*ast.CompositeLit); ok {
-					table = max(table, fset.Position(cl.End()).Line-fset.Position(cl.Pos()).Line+1)
-					return false
+	for _, files := range productionFiles(t, fset) {
+		for _, f := range files {
+			for _, decl := range f.Decls {
+				fd, ok := decl.(*ast.FuncDecl)
+				if !ok || fd.Body == nil {
+					continue
 				}
-				return true
-			})
-			if table*10 < lines*6 {
-				t.Errorf("%s: %s is %d lines; split it", path, fd.Name.Name, lines)
+				lines := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
+				if lines <= 80 {
+					continue
+				}
+				table := 0
+				ast.Inspect(fd.Body, func(n ast.Node) bool {
+					if cl, ok := n.(*ast.CompositeLit); ok {
+						table = max(table, fset.Position(cl.End()).Line-fset.Position(cl.Pos()).Line+1)
+						return false
+					}
+					return true
+				})
+				if table*10 < lines*6 {
+					t.Errorf("%s: %s is %d lines; split it", fset.Position(fd.Pos()).Filename, fd.Name.Name, lines)
+				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
