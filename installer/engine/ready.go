@@ -349,6 +349,11 @@ func (w *waiter) verdict(name string, svc types.ServiceConfig, c container.Inspe
 			return "", fmt.Sprintf("failed with exit code %d", st.ExitCode)
 		}
 		return "completed", ""
+	case st.Restarting:
+		// Between two runs the engine reads the health of a container that exited as
+		// "unhealthy", whatever its check said: that is the crash, which the restart count
+		// above judges, not a failing check.
+		return "restarting", ""
 	case st.Status == "exited" || st.Status == "dead":
 		if _, started := w.firstRun[c.ID]; started {
 			return "", fmt.Sprintf("exited with code %d", st.ExitCode)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -72,6 +73,29 @@ func TestLeftoverUnhealthy(t *testing.T) {
 		if state, fail := w.verdict("airflow-triggerer", svc, c, false); state != tt.want || fail != "" {
 			t.Errorf("%s: verdict = %q, %q; want %q", tt.name, state, fail, tt.want)
 		}
+	}
+}
+
+// TestCrashReadsUnhealthy: a container the restart policy is bringing back after a crash
+// reads "unhealthy" (the engine's doing, not its check's); it is a restart loop once the
+// count says so, never a failing healthcheck (CI's red TestIntegrationFailureDiagnosis/restart_loop,
+// where the watcher's first look came after the first restart).
+func TestCrashReadsUnhealthy(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	svc := p.Services["zookeeper"]
+	w := newWaiter(nil, p, nil, nil)
+	look := func(restarts int) (string, string) {
+		c := container.InspectResponse{ID: "c1", State: &container.State{Status: "restarting", Restarting: true, ExitCode: 3,
+			StartedAt: "2026-12-01T04:00:00Z", Health: &container.Health{Status: "unhealthy"}}}
+		c.RestartCount = restarts
+		return w.verdict("zookeeper", svc, c, false)
+	}
+	if state, fail := look(1); state != "restarting" || fail != "" {
+		t.Errorf("first look, 1 restart: verdict = %q, %q; want restarting and no failure", state, fail)
+	}
+	if _, fail := look(3); !strings.Contains(fail, "restart-looping") {
+		t.Errorf("two restarts later: failure %q, want a restart loop", fail)
 	}
 }
 
