@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.types import StringType, StructField, StructType
 
 def user_schema(columns: list[str]) -> StructType:
@@ -72,19 +74,60 @@ def setting(name: str, default: str | None = None) -> str:
     return default
 
 
-def parse_users(raw: DataFrame, columns: list[str], stats: Observation | None = None) -> DataFrame:
-    """Kafka rows → one row per valid user, with the table's columns. With stats, the job that
-    reads the result also counts the rows read ("total") and the valid ones ("valid"), without
-    a job of its own."""
+def parse_users(raw: DataFrame, columns: list[str], observation: str | None = None) -> DataFrame:
+    """Kafka rows → one row per valid user, with the table's columns. With an observation name,
+    each batch's job also counts the rows read ("total") and the valid ones ("valid") on the
+    way, without a job of its own; the counts come back in the query's progress."""
     parsed = raw.select(F.from_json(F.col("value").cast("string"), user_schema(columns)).alias("u"))
     valid = F.col("u.id").isNotNull() & F.col("u.id").rlike(UUID_PATTERN)
-    if stats is not None:
-        parsed = parsed.observe(stats, F.count(F.lit(1)).alias("total"),
+    if observation is not None:
+        parsed = parsed.observe(observation, F.count(F.lit(1)).alias("total"),
                                 F.count(F.when(valid, True)).alias("valid"))
     return (parsed
             .where(valid)
             .select(F.lower(F.col("u.id")).alias("id"),
                     *[F.col(f"u.{name}").alias(name) for name in columns]))
+
+
+OBSERVATION = "batch"
+
+
+class BatchLog(StreamingQueryListener):
+    """One log line per micro-batch, from the query's progress: the rows read and the valid
+    ones, as the batch's own job counted them. Progress events arrive on the listener's thread
+    after the batch; a job that stops (availableNow) reports what it had not yet printed from
+    the query's recent progress."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.printed: set[int] = set()
+
+    def report(self, batch_id: int, metrics) -> None:
+        if metrics is None:
+            return
+        with self.lock:
+            if batch_id in self.printed:
+                return
+            self.printed.add(batch_id)
+        total, valid = int(metrics["total"]), int(metrics["valid"])
+        dropped = f", dropped {total - valid} malformed" if total != valid else ""
+        print(f"stream_users: batch {batch_id}: wrote {valid} users{dropped}", flush=True)
+
+    def report_progress(self, progress: dict) -> None:
+        self.report(progress["batchId"], progress.get("observedMetrics", {}).get(OBSERVATION))
+
+    def onQueryStarted(self, event) -> None:
+        pass
+
+    def onQueryProgress(self, event) -> None:
+        self.report(event.progress.batchId, event.progress.observedMetrics.get(OBSERVATION))
+
+    def onQueryIdle(self, event) -> None:
+        pass
+
+    def onQueryTerminated(self, event) -> None:
+        pass
 
 
 def main() -> None:
@@ -102,6 +145,9 @@ def main() -> None:
              .config("spark.cassandra.auth.username", setting("CASSANDRA_USER"))
              .config("spark.cassandra.auth.password", setting("CASSANDRA_PASSWORD"))
              .config("spark.sql.shuffle.partitions", "2")
+             # The connector closes an idle Cassandra session after 5 s, so the first record
+             # after a pause paid for a new one; records come in bursts, so keep it.
+             .config("spark.cassandra.connection.keepAliveMS", "600000")
              .getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     columns = table_columns(spark, keyspace, table)
@@ -115,25 +161,18 @@ def main() -> None:
            .option("failOnDataLoss", "false")
            .load())
 
-    def write_batch(batch: DataFrame, batch_id: int) -> None:
-        # One Spark job per batch: the write, with the counts for the log observed on the way.
-        # A batch's latency is mostly per-job overhead on a small machine: counting in jobs of
-        # their own (and caching the batch for them) held every next batch back by seconds.
-        stats = Observation(f"batch_{batch_id}")
-        (parse_users(batch, columns, stats).write
-         .format("org.apache.spark.sql.cassandra")
-         .options(keyspace=keyspace, table=table)
-         .mode("append")
-         .save())
-        counts = stats.get
-        total, valid = counts.get("total", 0), counts.get("valid", 0)
-        dropped = f", dropped {total - valid} malformed" if total != valid else ""
-        print(f"stream_users: batch {batch_id}: wrote {valid} users{dropped}", flush=True)
-
-    writer = (raw.writeStream
+    # Written by the Cassandra connector's own streaming sink: each batch is one Spark job
+    # planned in the JVM, with nothing of the batch going through Python (a foreachBatch
+    # callback cost 0.1-0.4 s of every batch on a small machine; docs/performance.md).
+    log = BatchLog()
+    spark.streams.addListener(log)
+    writer = (parse_users(raw, columns, OBSERVATION).writeStream
               .queryName("users_to_cassandra")
+              .format("org.apache.spark.sql.cassandra")
+              .option("keyspace", keyspace)
+              .option("table", table)
               .option("checkpointLocation", checkpoint)
-              .foreachBatch(write_batch))
+              .outputMode("append"))
     if trigger == "availableNow":
         writer = writer.trigger(availableNow=True)
     else:
@@ -141,7 +180,12 @@ def main() -> None:
 
     print(f"stream_users: {bootstrap}/{topic} -> {keyspace}.{table}, checkpoint {checkpoint}",
           flush=True)
-    writer.start().awaitTermination()
+    query = writer.start()
+    try:
+        query.awaitTermination()
+    finally:
+        for progress in query.recentProgress:
+            log.report_progress(progress)
 
 
 if __name__ == "__main__":
