@@ -160,11 +160,15 @@ if [ "${BENCH_REAL:-}" = 1 ]; then
   "$work/dataeco" env --json --show-secrets --dir "$work/install" | python3 -c '
 import json, sys
 e = json.load(sys.stdin)
-out = {"KAFKA_BOOTSTRAP": e["KAFKA_BOOTSTRAP_SERVERS"], "CASSANDRA_HOST": e["CASSANDRA_HOST"],
+# The smoke checks connect to Cassandra by address (their session maps each node
+# to the address given), so the advertised name "localhost" becomes 127.0.0.1.
+local = lambda v: v.replace("localhost", "127.0.0.1")
+out = {"KAFKA_BOOTSTRAP": local(e["KAFKA_BOOTSTRAP_SERVERS"]), "CASSANDRA_HOST": local(e["CASSANDRA_HOST"]),
        "CASSANDRA_PORT": e["CASSANDRA_PORT"], "CASSANDRA_USER": e["CASSANDRA_USER"],
        "CASSANDRA_PASSWORD": e["CASSANDRA_PASSWORD"], "SPARK_UI": e["SPARK_UI_URL"],
        "AIRFLOW_URL": e["AIRFLOW_URL"], "AIRFLOW_USER": e["AIRFLOW_USER"],
-       "AIRFLOW_PASSWORD": e["AIRFLOW_PASSWORD"]}
+       "AIRFLOW_PASSWORD": e["AIRFLOW_PASSWORD"],
+       "SPARK_APP": "dataeco-stream-users"}  # the job as the master names it (pipeline.App)
 for k, v in out.items():
     print(f"export REALSTACK_{k}={v!r}")' >"$work/containers.env"
   latency=$(DATAECO_REALSTACK_ENV="$work/containers.env" go test -count=1 -run '^$' \
