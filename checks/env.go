@@ -79,6 +79,7 @@ type Flags struct {
 	Registry    string   // pulls through a mirror
 	Memory      []string // lower what the services are given
 	Listen      string   // the address ports are published on
+	Expose      string   // names ports kept off the network by default
 	// AllowUnauthenticated accepts ports without authentication on the network.
 	AllowUnauthenticated string
 	Subnet               string // the stack network's address range

@@ -9,8 +9,9 @@ import (
 
 // checkExposure lists what a published port on an address other than loopback opens to the
 // network, with the authentication each has, and fails when anything would let anyone in
-// (Kafka, the Spark master's RPC, which runs submitted code, the UIs) unless the user
-// accepted that. Users expose the stack to reach it from a second machine, not to hand out
+// unless the user accepted that. Off loopback, dataeco guards Kafka, Spark, Schema Registry
+// and Control Center with generated credentials, so what is left to fail on are the ports a
+// user names in --expose: ZooKeeper, JMX (a known path to code execution), the Spark UI. Users expose the stack to reach it from a second machine, not to hand out
 // a shell to everyone on the same Wi-Fi.
 func checkExposure(_ context.Context, env *Env) Result {
 	var open, unauthenticated []string
@@ -38,10 +39,10 @@ func checkExposure(_ context.Context, env *Env) Result {
 		r.Fix = fmt.Sprintf("keep it to trusted networks; %s 127.0.0.1 makes the stack private again", env.Plan.Flags.Listen)
 	default:
 		r.Status = Fail
-		r.Message = fmt.Sprintf("reachable from your network with no authentication: %s (anyone who reaches the Spark master can run code in the workers)",
+		r.Message = fmt.Sprintf("reachable from your network with no authentication: %s (anyone who reaches them gets in, with no password)",
 			strings.Join(unauthenticated, ", "))
-		r.Fix = fmt.Sprintf("publish on loopback with %s 127.0.0.1 (reach it from elsewhere through an SSH tunnel), or accept it on a trusted network with %s",
-			env.Plan.Flags.Listen, env.Plan.Flags.AllowUnauthenticated)
+		r.Fix = fmt.Sprintf("leave them out of %s (reach them from elsewhere through an SSH tunnel), publish on loopback with %s 127.0.0.1, or accept it on a trusted network with %s",
+			env.Plan.Flags.Expose, env.Plan.Flags.Listen, env.Plan.Flags.AllowUnauthenticated)
 	}
 	return r
 }

@@ -95,7 +95,7 @@ func testEnv(mutate func(*Env)) *Env {
 			Lighter: map[string]int64{"control-center": 2048},
 			Flags: Flags{Components: "--components", WorkerCores: "--spark-worker-cores", Registry: "--registry",
 				Memory: []string{"--kafka-heap", "--cassandra-heap", "--spark-worker-memory"},
-				Listen: "--listen", AllowUnauthenticated: "--allow-unauthenticated"},
+				Listen: "--listen", Expose: "--expose", AllowUnauthenticated: "--allow-unauthenticated"},
 		},
 		Listen:    func(string, string) (net.Listener, error) { return fakeListener{}, nil },
 		FreeBytes: func(string) (uint64, error) { return 100e9, nil },

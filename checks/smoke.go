@@ -17,6 +17,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // Smoke check IDs. Each proves a component works, not that a port is open.
@@ -33,25 +34,32 @@ const (
 // SmokeTarget is where the installed stack answers, from this machine, and what it should
 // look like. An empty address means the component is not installed: its check is a SKIP.
 type SmokeTarget struct {
-	Kafka             string // host:port of the host listener
-	SchemaRegistryURL string
-	ControlCenterURL  string
-	Cassandra         string // host:port
-	CassandraUser     string
-	CassandraPassword string
-	SparkMasterURL    string // the master's web UI, e.g. http://127.0.0.1:9090
-	SparkWorkers      int
-	SparkWorkerCores  int
-	SparkWorkerMemMiB int
-	SparkApp          string // the streaming job's application name; empty: not expected
-	AirflowURL        string
-	AirflowUser       string
-	AirflowPassword   string
-	Topic             string
-	Keyspace          string
-	Table             string
-	PipelineTimeout   time.Duration
+	Kafka string // host:port of the host listener
+	// KafkaUser and KafkaPassword: the SASL/PLAIN login the host listener requires, when set.
+	KafkaUser, KafkaPassword string
+	SchemaRegistryURL        string
+	ControlCenterURL         string
+	// Basic-auth logins of Schema Registry and Control Center, when they require one.
+	SchemaRegistryLogin, ControlCenterLogin *Login
+	Cassandra                               string // host:port
+	CassandraUser                           string
+	CassandraPassword                       string
+	SparkMasterURL                          string // the master's web UI, e.g. http://127.0.0.1:9090
+	SparkWorkers                            int
+	SparkWorkerCores                        int
+	SparkWorkerMemMiB                       int
+	SparkApp                                string // the streaming job's application name; empty: not expected
+	AirflowURL                              string
+	AirflowUser                             string
+	AirflowPassword                         string
+	Topic                                   string
+	Keyspace                                string
+	Table                                   string
+	PipelineTimeout                         time.Duration
 }
+
+// Login is an HTTP basic-auth user and password.
+type Login struct{ User, Password string }
 
 // SmokeChecks are run at the end of install and by `dataeco smoke`.
 func SmokeChecks() []Check {
@@ -82,10 +90,13 @@ func smokeMarker() string {
 	return "dataeco-smoke-" + hex.EncodeToString(b)
 }
 
-func kafkaClient(addr string, opts ...kgo.Opt) (*kgo.Client, error) {
+func kafkaClient(t *SmokeTarget, opts ...kgo.Opt) (*kgo.Client, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.Dialer(d.DialContext),
-		kgo.RequestRetries(2), kgo.RetryTimeout(10 * time.Second)}, opts...)...)
+	base := []kgo.Opt{kgo.SeedBrokers(t.Kafka), kgo.Dialer(d.DialContext), kgo.RequestRetries(2), kgo.RetryTimeout(10 * time.Second)}
+	if t.KafkaUser != "" {
+		base = append(base, kgo.SASL(plain.Auth{User: t.KafkaUser, Pass: t.KafkaPassword}.AsMechanism()))
+	}
+	return kgo.NewClient(append(base, opts...)...)
 }
 
 func smokeKafka(ctx context.Context, env *Env) Result {
@@ -97,7 +108,7 @@ func smokeKafka(ctx context.Context, env *Env) Result {
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
 	topic := smokeMarker()
-	cl, err := kafkaClient(t.Kafka, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kafkaClient(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return Result{Status: Fail, Message: err.Error(), Fix: fix}
 	}
@@ -143,15 +154,15 @@ func smokeSchemaRegistry(ctx context.Context, env *Env) Result {
 		ID int `json:"id"`
 	}
 	base := strings.TrimSuffix(t.SchemaRegistryURL, "/") + "/subjects/" + subject
-	if err := doJSON(ctx, http.MethodPost, base+"/versions", "", body, &reg); err != nil {
+	if err := doJSON(ctx, http.MethodPost, base+"/versions", t.SchemaRegistryLogin.basic(), body, &reg); err != nil {
 		return Result{Status: Fail, Message: "registering a schema: " + err.Error(), Fix: fix}
 	}
 	var got struct {
 		Schema string `json:"schema"`
 	}
-	getErr := doJSON(ctx, http.MethodGet, base+"/versions/latest", "", nil, &got)
-	_ = doJSON(ctx, http.MethodDelete, base, "", nil, nil)
-	_ = doJSON(ctx, http.MethodDelete, base+"?permanent=true", "", nil, nil)
+	getErr := doJSON(ctx, http.MethodGet, base+"/versions/latest", t.SchemaRegistryLogin.basic(), nil, &got)
+	_ = doJSON(ctx, http.MethodDelete, base, t.SchemaRegistryLogin.basic(), nil, nil)
+	_ = doJSON(ctx, http.MethodDelete, base+"?permanent=true", t.SchemaRegistryLogin.basic(), nil, nil)
 	if getErr != nil {
 		return Result{Status: Fail, Message: "reading the schema back: " + getErr.Error(), Fix: fix}
 	}
@@ -230,7 +241,7 @@ func smokeSpark(ctx context.Context, env *Env) Result {
 		return notInstalled("Spark")
 	}
 	var m sparkMaster
-	if err := doJSON(ctx, http.MethodGet, strings.TrimSuffix(t.SparkMasterURL, "/")+"/json/", "", nil, &m); err != nil {
+	if err := doJSON(ctx, http.MethodGet, strings.TrimSuffix(t.SparkMasterURL, "/")+"/json/", nil, nil, &m); err != nil {
 		return Result{Status: Fail, Message: "reading the master's status: " + err.Error(), Fix: "see `dataeco logs spark-master`"}
 	}
 	alive := 0
@@ -278,7 +289,7 @@ func smokeAirflow(ctx context.Context, env *Env) Result {
 	var health map[string]struct {
 		Status *string `json:"status"`
 	}
-	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/monitor/health", "", nil, &health); err != nil {
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/monitor/health", nil, nil, &health); err != nil {
 		return Result{Status: Fail, Message: "health endpoint: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
 	}
 	var sick []string
@@ -294,13 +305,13 @@ func smokeAirflow(ctx context.Context, env *Env) Result {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := doJSON(ctx, http.MethodPost, base+"/auth/token", "", body, &tok); err != nil || tok.AccessToken == "" {
+	if err := doJSON(ctx, http.MethodPost, base+"/auth/token", nil, body, &tok); err != nil || tok.AccessToken == "" {
 		return Result{Status: Fail, Message: fmt.Sprintf("logging in as %s: %v", t.AirflowUser, err), Fix: "see `dataeco credentials` and `dataeco logs airflow-init`"}
 	}
 	var dag struct {
 		DagID string `json:"dag_id"`
 	}
-	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/dags/user_automation", tok.AccessToken, nil, &dag); err != nil {
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/dags/user_automation", bearer(tok.AccessToken), nil, &dag); err != nil {
 		return Result{Status: Fail, Message: "user_automation is not registered: " + err.Error(), Fix: "see `dataeco logs airflow-dag-processor`"}
 	}
 	var importErrors struct {
@@ -309,7 +320,7 @@ func smokeAirflow(ctx context.Context, env *Env) Result {
 			StackTrace string `json:"stack_trace"`
 		} `json:"import_errors"`
 	}
-	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/importErrors", tok.AccessToken, nil, &importErrors); err != nil {
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/importErrors", bearer(tok.AccessToken), nil, &importErrors); err != nil {
 		return Result{Status: Fail, Message: "listing import errors: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
 	}
 	for _, ie := range importErrors.ImportErrors {
@@ -325,7 +336,7 @@ func smokeControlCenter(ctx context.Context, env *Env) Result {
 	if t == nil || t.ControlCenterURL == "" {
 		return notInstalled("Control Center")
 	}
-	if err := doJSON(ctx, http.MethodGet, t.ControlCenterURL, "", nil, nil); err != nil {
+	if err := doJSON(ctx, http.MethodGet, t.ControlCenterURL, t.ControlCenterLogin.basic(), nil, nil); err != nil {
 		return Result{Status: Fail, Message: "the UI does not answer: " + err.Error(), Fix: "see `dataeco logs control-center`"}
 	}
 	return Result{Status: Pass, Message: "the UI answers at " + t.ControlCenterURL}
@@ -342,7 +353,7 @@ func smokePipeline(ctx context.Context, env *Env) Result {
 	rec, _ := json.Marshal(map[string]string{"id": id, "first_name": marker, "last_name": "smoke", "gender": "n/a",
 		"address": "n/a", "post_code": "n/a", "email": marker + "@example.invalid", "username": marker, "dob": "2000-01-01",
 		"registered_date": time.Now().UTC().Format(time.RFC3339), "phone": "n/a", "picture": ""})
-	cl, err := kafkaClient(t.Kafka)
+	cl, err := kafkaClient(t)
 	if err != nil {
 		return Result{Status: Fail, Message: "not produced: " + err.Error(), Fix: "see `dataeco logs broker`"}
 	}
@@ -401,8 +412,23 @@ func newUUID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// authz sets a request's credentials; nil: none.
+type authz func(*http.Request)
+
+func bearer(token string) authz {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+}
+
+// basic is the login's basic auth, or none for a nil login.
+func (l *Login) basic() authz {
+	if l == nil {
+		return nil
+	}
+	return func(r *http.Request) { r.SetBasicAuth(l.User, l.Password) }
+}
+
 // doJSON makes one request to the local stack, decoding a JSON answer into out when given.
-func doJSON(ctx context.Context, method, url, bearer string, body []byte, out any) error {
+func doJSON(ctx context.Context, method, url string, auth authz, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -410,8 +436,8 @@ func doJSON(ctx context.Context, method, url, bearer string, body []byte, out an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	if auth != nil {
+		auth(req)
 	}
 	resp, err := localHTTP().Do(req)
 	if err != nil {

@@ -149,7 +149,7 @@ func preparePipeline(t *testing.T, ctx context.Context, tg *SmokeTarget) {
 			}
 		}
 	}
-	cl, err := kafkaClient(tg.Kafka)
+	cl, err := kafkaClient(tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func fakeMaster(t *testing.T) string {
 // pipeline check's detection, timing and clean-up are exercised on the real servers.
 func copyTopicToTable(t *testing.T, ctx context.Context, tg *SmokeTarget) func() {
 	t.Helper()
-	cl, err := kafkaClient(tg.Kafka, kgo.ConsumeTopics(tg.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	cl, err := kafkaClient(tg, kgo.ConsumeTopics(tg.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	if err != nil {
 		t.Fatal(err)
 	}

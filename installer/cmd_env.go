@@ -66,6 +66,28 @@ func connectionEnv(def *model.Definition, showSecrets bool) (vars map[string]str
 		vars["CASSANDRA_USER"], vars["CASSANDRA_KEYSPACE"] = s[model.KeyCassandraUser], pipeline.Keyspace
 		secret("CASSANDRA_PASSWORD", s[model.KeyCassandraPassword])
 	}
+	if a.Guarded() {
+		// The client settings of Kafka's host listener, named as librdkafka and most clients
+		// name them (security.protocol, sasl.mechanism, sasl.username, sasl.password).
+		vars["KAFKA_SECURITY_PROTOCOL"], vars["KAFKA_SASL_MECHANISM"] = "SASL_PLAINTEXT", "PLAIN"
+		vars["KAFKA_SASL_USERNAME"] = s[model.KeyKafkaUser]
+		secret("KAFKA_SASL_PASSWORD", s[model.KeyKafkaPassword])
+		if a.Has(model.CompSchemaRegistry) {
+			vars["SCHEMA_REGISTRY_USER"] = s[model.KeySchemaRegistryUser]
+			secret("SCHEMA_REGISTRY_PASSWORD", s[model.KeySchemaRegistryPassword])
+		}
+		if a.Has(model.CompControlCenter) {
+			vars["CONTROL_CENTER_USER"] = s[model.KeyControlCenterUser]
+			secret("CONTROL_CENTER_PASSWORD", s[model.KeyControlCenterPassword])
+		}
+		if a.Has(model.CompSpark) {
+			// spark-submit (and pyspark, which runs it) reads SPARK_SUBMIT_OPTS as JVM
+			// options: with it exported, a plain `spark-submit --master $SPARK_MASTER_URL`
+			// authenticates to the master.
+			secret("SPARK_AUTH_SECRET", s[model.KeySparkSecret])
+			secret("SPARK_SUBMIT_OPTS", model.SparkAuthOpts(s))
+		}
+	}
 	sort.Strings(hidden)
 	return vars, hidden
 }

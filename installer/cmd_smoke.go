@@ -56,15 +56,29 @@ func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duratio
 		if p.Endpoint == nil || p.Endpoint.Smoke == "" {
 			continue
 		}
-		addr := fmt.Sprintf("%s:%d", host, a.Ports[p.Key]) // IPv6 listen addresses keep their brackets
+		h := host
+		if ip := p.HostIP(a); ip != a.Listen {
+			h = ip // a local port, on loopback whatever the listen address
+		}
+		addr := fmt.Sprintf("%s:%d", h, a.Ports[p.Key]) // IPv6 listen addresses keep their brackets
+		guarded := p.Auth == "" && p.AuthOf(a) != ""
 		switch p.Endpoint.Smoke {
 		case model.SmokeKafka:
 			// The first connection; the broker then sends the client to its advertised host.
 			t.Kafka = addr
+			if guarded {
+				t.KafkaUser, t.KafkaPassword = s[model.KeyKafkaUser], s[model.KeyKafkaPassword]
+			}
 		case model.SmokeSchemaRegistry:
 			t.SchemaRegistryURL = "http://" + addr
+			if guarded {
+				t.SchemaRegistryLogin = &checks.Login{User: s[model.KeySchemaRegistryUser], Password: s[model.KeySchemaRegistryPassword]}
+			}
 		case model.SmokeControlCenter:
 			t.ControlCenterURL = "http://" + addr + "/"
+			if guarded {
+				t.ControlCenterLogin = &checks.Login{User: s[model.KeyControlCenterUser], Password: s[model.KeyControlCenterPassword]}
+			}
 		case model.SmokeCassandra:
 			t.Cassandra, t.CassandraUser, t.CassandraPassword = addr, s[model.KeyCassandraUser], s[model.KeyCassandraPassword]
 		case model.SmokeSparkUI:

@@ -64,7 +64,8 @@ func TestConnectionEnv(t *testing.T) {
 	}
 	// Only what is installed and published, at the advertised host: ZooKeeper is an admin
 	// port, published off loopback only when exposed by name.
-	for expose, want := range map[string]int{"": 2, "zookeeper": 3} {
+	// Off loopback Kafka wants its SASL user: four more variables.
+	for expose, want := range map[string]int{"": 6, "zookeeper": 7} {
 		small := defineFor(t, func(a *model.Answers) {
 			a.Components, a.Listen, a.Advertise = []string{model.CompKafka}, "0.0.0.0", "kafka.lan"
 			a.Expose, _ = model.ParseExpose(expose)
@@ -73,6 +74,56 @@ func TestConnectionEnv(t *testing.T) {
 		if len(vars) != want || vars["KAFKA_BOOTSTRAP_SERVERS"] != "kafka.lan:9092" || want == 3 && vars["ZOOKEEPER_CONNECT"] != "kafka.lan:2181" {
 			t.Errorf("kafka only, advertised, --expose %q: %v", expose, vars)
 		}
+		if vars["KAFKA_SECURITY_PROTOCOL"] != "SASL_PLAINTEXT" || vars["KAFKA_SASL_USERNAME"] != small.Secrets[model.KeyKafkaUser] ||
+			vars["KAFKA_SASL_PASSWORD"] != small.Secrets[model.KeyKafkaPassword] {
+			t.Errorf("kafka only, advertised: no SASL client settings: %v", vars)
+		}
+	}
+	// Everything off loopback: each guarded service's login, Spark's options for spark-submit,
+	// the Spark UI on this machine only; the passwords only with --show-secrets.
+	guarded := defineFor(t, func(a *model.Answers) { a.Listen, a.Advertise = "0.0.0.0", "stack.lan" })
+	vars, hidden = connectionEnv(guarded, false)
+	if vars["SPARK_UI_URL"] != "http://127.0.0.1:9090" || vars["SPARK_MASTER_URL"] != "spark://stack.lan:7077" ||
+		vars["SCHEMA_REGISTRY_USER"] == "" || vars["CONTROL_CENTER_USER"] == "" {
+		t.Errorf("off loopback: %v", vars)
+	}
+	wantHidden := []string{"AIRFLOW_PASSWORD", "CASSANDRA_PASSWORD", "CONTROL_CENTER_PASSWORD", "KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_PASSWORD",
+		"SPARK_AUTH_SECRET", "SPARK_SUBMIT_OPTS"}
+	if !slices.Equal(hidden, wantHidden) {
+		t.Errorf("off loopback, hidden = %v, want %v", hidden, wantHidden)
+	}
+	vars, _ = connectionEnv(guarded, true)
+	if want := "-Dspark.authenticate=true -Dspark.authenticate.secret=" + guarded.Secrets[model.KeySparkSecret]; vars["SPARK_SUBMIT_OPTS"] != want {
+		t.Errorf("SPARK_SUBMIT_OPTS = %q, want %q", vars["SPARK_SUBMIT_OPTS"], want)
+	}
+}
+
+// TestCredentialsOffLoopback: the credentials dataeco adds off loopback are listed then,
+// and only then; a component left out has no line.
+func TestCredentialsOffLoopback(t *testing.T) {
+	t.Parallel()
+	services := func(cs []credential) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Service)
+		}
+		return out
+	}
+	def := defineFor(t, nil)
+	if got := services(credentials(def.Answers, def.Secrets)); !slices.Equal(got, []string{"airflow", "postgres", "cassandra"}) {
+		t.Errorf("on loopback: %v", got)
+	}
+	def = defineFor(t, func(a *model.Answers) { a.Listen = "0.0.0.0" })
+	cs := credentials(def.Answers, def.Secrets)
+	if got := services(cs); !slices.Equal(got, []string{"airflow", "postgres", "cassandra", "kafka", "schema-registry", "control-center", "spark"}) {
+		t.Errorf("off loopback: %v", got)
+	}
+	if cs[6].Password != def.Secrets[model.KeySparkSecret] || cs[3].User != "dataeco" {
+		t.Errorf("off loopback: %+v", cs)
+	}
+	def = defineFor(t, func(a *model.Answers) { a.Listen, a.Components = "0.0.0.0", []string{model.CompKafka, model.CompSpark} })
+	if got := services(credentials(def.Answers, def.Secrets)); !slices.Equal(got, []string{"kafka", "spark"}) {
+		t.Errorf("kafka and spark off loopback: %v", got)
 	}
 }
 

@@ -57,11 +57,18 @@ func endpoints(def *model.Definition) []endpoint {
 		if e == nil {
 			continue
 		}
-		url := fmt.Sprintf("%s:%d", host, a.Ports[p.Key])
+		h, note := host, e.Note
+		if ip := p.HostIP(a); ip != a.Listen {
+			h, note = ip, "this machine only; --expose "+p.Name()+" publishes it"
+		}
+		url := fmt.Sprintf("%s:%d", h, a.Ports[p.Key])
 		if e.Scheme != "" {
 			url = e.Scheme + "://" + url
 		}
-		eps = append(eps, endpoint{Name: e.Name, URL: url, Note: e.Note, Env: e.Env, Open: e.Open})
+		if auth := p.AuthOf(a); auth != "" && p.Auth == "" {
+			note = strings.TrimPrefix(note+"; "+auth, "; ")
+		}
+		eps = append(eps, endpoint{Name: e.Name, URL: url, Note: note, Env: e.Env, Open: e.Open})
 	}
 	return eps
 }
@@ -96,9 +103,19 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 	if !def.Answers.Loopback() {
 		fmt.Fprintf(w, "\nNote: ports are published on %s and reachable from your network, as %s (--advertise changes the name).\n",
 			def.Answers.Listen, def.Advertised())
+		var guarded []string
+		for _, p := range model.PortsOf(def.Answers) {
+			if p.Auth == "" && p.AuthOf(def.Answers) != "" {
+				guarded = append(guarded, p.What)
+			}
+		}
+		if len(guarded) > 0 {
+			fmt.Fprintf(w, "Published with the generated credentials (`dataeco credentials`; `dataeco env --show-secrets` for your clients): %s.\n",
+				strings.Join(guarded, ", "))
+		}
 		var open []string
 		for _, p := range model.PortsOf(def.Answers) {
-			if p.Auth == "" {
+			if p.AuthOf(def.Answers) == "" && p.HostIP(def.Answers) == def.Answers.Listen {
 				open = append(open, fmt.Sprintf("%s %d", p.What, def.Answers.Ports[p.Key]))
 			}
 		}

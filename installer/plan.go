@@ -26,7 +26,7 @@ func plan(def *model.Definition) checks.Plan {
 	out := checks.Plan{Project: p.Name, SparkCores: a.SparkWorkerCores, Workers: a.SparkWorkers, Lighter: map[string]int64{},
 		AllowUnauthenticated: a.AllowUnauthenticated, Subnet: a.Subnet,
 		Flags: checks.Flags{Components: "--components", WorkerCores: "--spark-worker-cores", Registry: "--registry",
-			Listen: "--listen", AllowUnauthenticated: "--allow-unauthenticated", Subnet: "--subnet"}}
+			Listen: "--listen", Expose: "--expose", AllowUnauthenticated: "--allow-unauthenticated", Subnet: "--subnet"}}
 	for _, name := range p.ServiceNames() {
 		svc := p.Services[name]
 		need := checks.ServiceNeed{Service: name, Image: svc.Image}
@@ -52,7 +52,7 @@ func plan(def *model.Definition) checks.Plan {
 		for _, port := range svc.Ports {
 			n, _ := strconv.Atoi(port.Published)
 			row := catalogPort(a, n)
-			out.Ports = append(out.Ports, checks.PortNeed{Service: name, HostIP: port.HostIP, Port: n, Flag: row.Flag, What: row.What, Auth: row.Auth})
+			out.Ports = append(out.Ports, checks.PortNeed{Service: name, HostIP: port.HostIP, Port: n, Flag: row.Flag, What: row.What, Auth: row.AuthOf(a)})
 		}
 	}
 	// Only offer to drop what the pipeline can live without.

@@ -36,7 +36,11 @@ import (
 //     and the DAG's runs are all there after; reset kafka empties the topics only (the table's
 //     rows kept), reset cassandra the table only (a topic's records kept), and the pipeline's
 //     smoke check passes again after them, and after reset spark and reset airflow;
-//  4. doctor reports it healthy, and its bundle holds no generated password.
+//  4. doctor reports it healthy, and its bundle holds no generated password;
+//  5. installed again off loopback (--listen 0.0.0.0), the real broker's host listener wants
+//     the generated SASL user and the real Spark master the generated secret: smoke and the
+//     pipeline pass with them, and from another machine (a network namespace) a Kafka client
+//     and a real spark-submit get in with what `dataeco env` gives, and only with it.
 //
 // It needs the real images, built by testdata/realimages/build.sh (cached by digest), so CI
 // runs it on its own, after the real-stack processes of testdata/realstack have stopped:
@@ -180,6 +184,100 @@ func TestRealImages(t *testing.T) {
 			t.Errorf("the support bundle holds generated secret #%d", i+1)
 		}
 	}
+	lap("doctor")
+
+	// 5. Off loopback, on the real software: the broker's host listener takes only the SASL
+	// user, the Spark master only drivers (and workers) with the generated secret. The
+	// pipeline, whose streaming job now authenticates to the master, and the smoke checks work
+	// with the generated credentials; another machine gets in with what `dataeco env` gives
+	// and only with it.
+	ns, hostIP := otherMachine(t)
+	mustSucceed(t, runCLI(t, ctx, append(install, "--listen", "0.0.0.0", "--advertise", hostIP)...), "install off loopback")
+	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke off loopback")
+	env = realEnv(t, ctx, dir)
+	kafka = env["KAFKA_BOOTSTRAP_SERVERS"]
+	if out, err := fromOtherMachine(t, ns, map[string]string{"kafka": kafka}); err == nil {
+		t.Errorf("another machine used the real broker without SASL:\n%s", out)
+	}
+	if out, err := fromOtherMachine(t, ns, map[string]string{"kafka": kafka, "user": env["KAFKA_SASL_USERNAME"], "password": env["KAFKA_SASL_PASSWORD"]}); err != nil {
+		t.Errorf("another machine with the SASL user of dataeco env: %v\n%s", err, out)
+	}
+	lap("install off loopback, smoke and Kafka from another machine")
+	// The streaming job holds the worker's cores; stopped, they run the test's applications.
+	if out, err := exec.Command("docker", "stop", project+"-spark-stream-1").CombinedOutput(); err != nil {
+		t.Fatalf("docker stop spark-stream: %v\n%s", err, out)
+	}
+	ui := fmt.Sprintf("http://127.0.0.1:%d/json/", base+6) // the Spark UI stays on loopback
+	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-no-secret", ""); err == nil || strings.Contains(out, "DATAECO_COUNT=") {
+		t.Errorf("a spark-submit without the secret ran on the real master:\n%s", out)
+	}
+	if sparkAppKnown(t, ui, "e2e-no-secret") {
+		t.Error("the real master registered an application that had no secret")
+	}
+	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-with-secret", env["SPARK_SUBMIT_OPTS"]); err != nil || !strings.Contains(out, "DATAECO_COUNT=1000") {
+		t.Errorf("a spark-submit with SPARK_SUBMIT_OPTS of dataeco env: %v\n%s", err, out)
+	}
+	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start after the Spark applications")
+	lap("spark-submit from another machine, with and without the secret")
+}
+
+// realSparkSubmit runs the real spark-submit of testdata/realstack's venv on the other
+// machine against the stack's master, as a user would after `eval "$(dataeco env --shell
+// --show-secrets)"`: opts is SPARK_SUBMIT_OPTS. The application counts 1000 rows on the
+// workers, whose executors connect back to the driver there, and prints the count.
+func realSparkSubmit(t *testing.T, ctx context.Context, ns, hostIP, master, name, opts string) (string, error) {
+	t.Helper()
+	cache := os.Getenv("REALSTACK_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "dataeco-realstack")
+	}
+	venv := filepath.Join(cache, "venv", "bin")
+	if _, err := os.Stat(filepath.Join(venv, "spark-submit")); err != nil {
+		t.Fatalf("the real spark-submit of testdata/realstack (testdata/realstack/setup.sh makes it): %v", err)
+	}
+	app := filepath.Join(t.TempDir(), "count.py")
+	script := "from pyspark.sql import SparkSession\n" +
+		"spark = SparkSession.builder.getOrCreate()\n" +
+		"print('DATAECO_COUNT=%d' % spark.range(1000).count(), flush=True)\n" +
+		"spark.stop()\n"
+	if err := os.WriteFile(app, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nsIP := strings.TrimSuffix(hostIP, ".1") + ".2"
+	// Refused, the driver gives up registering after three tries of 20 s; it may then hang
+	// on its first job, which the deadline ends.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "ip", "netns", "exec", ns, filepath.Join(venv, "spark-submit"), "--master", master, "--name", name,
+		"--conf", "spark.driver.host="+nsIP, "--conf", "spark.driver.bindAddress="+nsIP, "--conf", "spark.cores.max=1",
+		"--executor-memory", "512m", "--driver-memory", "512m", app)
+	cmd.Env = append(os.Environ(), "PYSPARK_PYTHON="+filepath.Join(venv, "python"), "SPARK_SUBMIT_OPTS="+opts)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// sparkAppKnown says whether the master lists an application of that name, running or done.
+func sparkAppKnown(t *testing.T, ui, name string) bool {
+	t.Helper()
+	resp, err := http.Get(ui)
+	if err != nil {
+		t.Fatalf("the Spark master's UI: %v", err)
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Active    []struct{ Name string } `json:"activeapps"`
+		Completed []struct{ Name string } `json:"completedapps"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("the Spark master's UI: %v", err)
+	}
+	for _, a := range append(m.Active, m.Completed...) {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // waitRestarts waits until the container has restarted n more times.

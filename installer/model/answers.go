@@ -142,7 +142,12 @@ func (a *Answers) Loopback() bool {
 	return ip == nil || ip.IsLoopback()
 }
 
-// ParseExpose reads --expose: a comma-separated list of admin ports, or "none".
+// Guarded says whether dataeco puts authentication on the ports that have none of their
+// own (Port.Guard): whenever they are published off loopback.
+func (a *Answers) Guarded() bool { return !a.Loopback() }
+
+// ParseExpose reads --expose: a comma-separated list of the ports kept off the network by
+// default (admin and local ports), or "none".
 func ParseExpose(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "none" {
@@ -152,7 +157,7 @@ func ParseExpose(s string) ([]string, error) {
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
 		if !slices.Contains(AdminPorts(), name) {
-			return nil, fmt.Errorf("%q is not an admin port; the admin ports are %s", name, strings.Join(AdminPorts(), ", "))
+			return nil, fmt.Errorf("%q is not a port --expose takes; those are %s", name, strings.Join(AdminPorts(), ", "))
 		}
 		if !slices.Contains(out, name) {
 			out = append(out, name)

@@ -47,9 +47,16 @@ type Port struct {
 	// Auth is how a client proves who it is there; empty when anyone who reaches the port
 	// gets in. The exposure check lists it for every port open to the network.
 	Auth string
-	// Admin ports are for operators (JMX, ZooKeeper): they are published on a loopback
-	// address only, unless named in --expose.
+	// Guard is the authentication dataeco turns on for the port when the stack is published
+	// off loopback (Answers.Guarded): a SASL user on Kafka's host listener, Spark's shared
+	// secret, HTTP basic auth. On loopback nothing changes, as users of the default expect.
+	Guard string
+	// Admin ports are for operators (JMX, ZooKeeper): off loopback they are not published
+	// at all, unless named in --expose.
 	Admin bool
+	// Local ports (the Spark UI, which has no login and can kill jobs) stay on 127.0.0.1
+	// when the rest is published off loopback, unless named in --expose.
+	Local bool
 	// Endpoint is how the summary and the smoke checks present it; nil: not listed.
 	Endpoint *Endpoint
 }
@@ -60,7 +67,27 @@ func (p Port) Name() string { return strings.TrimSuffix(p.Flag, "-port") }
 // Published says whether the answers publish the port on the host: an admin port only on a
 // loopback address or when named in --expose.
 func (p Port) Published(a *Answers) bool {
-	return !p.Admin || a.Loopback() || slices.Contains(a.Expose, p.Name())
+	return !p.Admin || a.Loopback() || p.exposed(a)
+}
+
+func (p Port) exposed(a *Answers) bool { return slices.Contains(a.Expose, p.Name()) }
+
+// HostIP is the address the port is published on: the listen address, or loopback for a
+// local port the user did not name in --expose.
+func (p Port) HostIP(a *Answers) string {
+	if p.Local && !a.Loopback() && !p.exposed(a) {
+		return "127.0.0.1"
+	}
+	return a.Listen
+}
+
+// AuthOf is how a client proves who it is at the port under the answers: its own login, or
+// the guard dataeco adds off loopback; empty when anyone who reaches it gets in.
+func (p Port) AuthOf(a *Answers) string {
+	if p.Auth == "" && a.Guarded() {
+		return p.Guard
+	}
+	return p.Auth
 }
 
 // Endpoint is something a user connects to through a published port.
@@ -154,6 +181,7 @@ func Catalogue() []Service {
 			Minimum: func(a *Answers) Size { return a.KafkaHeap + 256 }, SizedBy: "kafka-heap", Timeout: 3 * time.Minute,
 			Ports: []Port{
 				{Key: "kafka", Flag: "kafka-port", Default: 9092, Target: 9092, What: "Kafka (host listener)",
+					Guard:    "SASL/PLAIN with the generated user",
 					Endpoint: &Endpoint{Name: "Kafka bootstrap", Note: "inside the stack: broker:29092", Smoke: SmokeKafka, Env: "KAFKA_BOOTSTRAP_SERVERS"}},
 				{Key: "kafka_jmx", Flag: "kafka-jmx-port", Default: 9101, Target: 9101, What: "Kafka JMX", Admin: true},
 			}},
@@ -166,10 +194,12 @@ func Catalogue() []Service {
 		{Name: "schema-registry", Component: CompSchemaRegistry, Image: imageSchemaRegistry, ImageBytes: 400 << 20,
 			Limit: fixed(768), Minimum: fixed(384), Timeout: 3 * time.Minute,
 			Ports: []Port{{Key: "schema_registry", Flag: "schema-registry-port", Default: 8081, Target: 8081, What: "Schema Registry",
+				Guard:    "HTTP basic auth with the generated user",
 				Endpoint: &Endpoint{Name: "Schema Registry", Scheme: "http", Smoke: SmokeSchemaRegistry, Env: "SCHEMA_REGISTRY_URL", Open: "schema-registry"}}}},
 		{Name: "control-center", Component: CompControlCenter, Image: imageControlCenter, ImageBytes: 1 << 30,
 			Limit: fixed(2048), Minimum: fixed(1024), Timeout: 5 * time.Minute,
 			Ports: []Port{{Key: "control_center", Flag: "control-center-port", Default: 9021, Target: 9021, What: "Control Center UI",
+				Guard:    "HTTP basic auth with the generated user",
 				Endpoint: &Endpoint{Name: "Control Center", Scheme: "http", Smoke: SmokeControlCenter, Env: "CONTROL_CENTER_URL", Open: "control-center"}}}},
 		{Name: "postgres", Component: CompAirflow, Image: imagePostgres, ImageBytes: 450 << 20,
 			Limit: fixed(512), Minimum: fixed(128), Timeout: 2 * time.Minute,
@@ -183,9 +213,10 @@ func Catalogue() []Service {
 		{Name: "spark-master", Component: CompSpark, Image: imageSpark, ImageBytes: 1200 << 20, Build: "spark",
 			Limit: fixed(768), Minimum: fixed(512), Timeout: 2 * time.Minute,
 			Ports: []Port{
-				{Key: "spark_ui", Flag: "spark-ui-port", Default: 9090, Target: 8080, What: "Spark master UI",
+				{Key: "spark_ui", Flag: "spark-ui-port", Default: 9090, Target: 8080, What: "Spark master UI", Local: true,
 					Endpoint: &Endpoint{Name: "Spark master UI", Scheme: "http", Smoke: SmokeSparkUI, Env: "SPARK_UI_URL", Open: "spark"}},
 				{Key: "spark_master", Flag: "spark-master-port", Default: 7077, Target: 7077, What: "Spark master RPC",
+					Guard:    "Spark authentication with the generated secret",
 					Endpoint: &Endpoint{Name: "Spark master", Scheme: "spark", Env: "SPARK_MASTER_URL"}},
 			}},
 		{Name: "spark-worker", Component: CompSpark, Image: imageSpark, Replicated: true, Build: "spark",
@@ -267,11 +298,11 @@ func PortsOf(a *Answers) []Port {
 	return out
 }
 
-// AdminPorts names the ports --expose takes.
+// AdminPorts names the ports --expose takes: the admin ports and the local ones.
 func AdminPorts() []string {
 	var out []string
 	for _, p := range Ports() {
-		if p.Admin {
+		if p.Admin || p.Local {
 			out = append(out, p.Name())
 		}
 	}

@@ -114,7 +114,7 @@ func TestParseExpose(t *testing.T) {
 		{"none", "", ""},
 		{"zookeeper", "zookeeper", ""},
 		{" kafka-jmx , zookeeper,kafka-jmx", "kafka-jmx,zookeeper", ""},
-		{"kafka", "", `"kafka" is not an admin port; the admin ports are kafka-jmx, zookeeper`},
+		{"kafka", "", `"kafka" is not a port --expose takes; those are kafka-jmx, zookeeper, spark-ui`},
 	} {
 		got, err := ParseExpose(tt.in)
 		if strings.Join(got, ",") != tt.want || (err == nil) != (tt.err == "") || err != nil && err.Error() != tt.err {

@@ -27,6 +27,9 @@ type renderData struct {
 	Advertise string
 	// Subnet is the stack network's address range; empty: the engine picks one.
 	Subnet string
+	// Guarded: the ports are published off loopback, so Kafka's host listener, Spark, Schema
+	// Registry and Control Center require the generated credentials (Answers.Guarded).
+	Guarded bool
 	// The pipeline's names, from the pipeline package.
 	Topic, Keyspace, Table, App string
 }
@@ -55,6 +58,7 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		StreamCores:      max(1, a.SparkWorkerCores/2),
 		Advertise:        a.Advertised(user.Hostname),
 		Subnet:           a.Subnet,
+		Guarded:          a.Guarded(),
 		Topic:            pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, App: pipeline.App,
 	}
 	tmpl, err := template.New("compose").Funcs(templateFuncs(a, builds)).Option("missingkey=error").Parse(source)
@@ -118,11 +122,11 @@ func templateFuncs(a *Answers, builds []Build) template.FuncMap {
 			}
 			return false, fmt.Errorf("no port %q in the catalogue", key)
 		},
-		// publish is a port mapping, "LISTEN:HOST_PORT:CONTAINER_PORT".
+		// publish is a port mapping, "ADDRESS:HOST_PORT:CONTAINER_PORT".
 		"publish": func(key string) (string, error) {
 			for _, p := range Ports() {
 				if p.Key == key {
-					return fmt.Sprintf("%s:%d:%d", a.Listen, a.Ports[key], p.Target), nil
+					return fmt.Sprintf("%s:%d:%d", p.HostIP(a), a.Ports[key], p.Target), nil
 				}
 			}
 			return "", fmt.Errorf("no port %q in the catalogue", key)

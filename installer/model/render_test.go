@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,8 +113,14 @@ func TestRenderedLoadsWithComposeGo(t *testing.T) {
 					t.Errorf("service %s has no mem_limit", s.Name)
 				}
 				for _, port := range s.Ports {
-					if port.HostIP != a.Listen {
-						t.Errorf("service %s publishes %s on %q, want %q", s.Name, port.Published, port.HostIP, a.Listen)
+					want := a.Listen
+					for _, row := range Ports() {
+						if a.Ports[row.Key] == atoi(port.Published) {
+							want = row.HostIP(a)
+						}
+					}
+					if port.HostIP != want {
+						t.Errorf("service %s publishes %s on %q, want %q", s.Name, port.Published, port.HostIP, want)
 					}
 				}
 				if a.Registry != "" && !strings.HasPrefix(s.Image, a.Registry+"/") && !strings.HasPrefix(s.Image, "dataeco/") {
@@ -189,20 +196,25 @@ func TestNoUserInputReachesAShell(t *testing.T) {
 		}
 		return out
 	}
-	base := shellLines(testAnswers(nil))
-	if len(base) < 5 {
-		t.Fatalf("found only %d shell lines; the test looks in the wrong place", len(base))
-	}
-	other := shellLines(testAnswers(func(a *Answers) {
-		a.Listen, a.Registry, a.Project = "10.1.2.3", "mirror.example:5000/hub", "other-project"
-		a.KafkaHeap, a.CassandraHeap, a.SparkWorkerMemory, a.SparkWorkerCores = 3072, 2048, 4096, 3
-		for k, v := range a.Ports {
-			a.Ports[k] = v + 1000
+	// On loopback and off it (where Schema Registry and Control Center get login files
+	// written by a shell at start).
+	for _, listen := range []string{"127.0.0.1", "192.0.2.10"} {
+		base := shellLines(testAnswers(func(a *Answers) { a.Listen = listen }))
+		if len(base) < 5 {
+			t.Fatalf("found only %d shell lines; the test looks in the wrong place", len(base))
 		}
-	}))
-	for k, v := range base {
-		if other[k] != v {
-			t.Errorf("%s depends on the answers:\n%s\n%s", k, v, other[k])
+		other := shellLines(testAnswers(func(a *Answers) {
+			a.Listen, a.Registry, a.Project = strings.Replace(listen, ".10", ".11", 1), "mirror.example:5000/hub", "other-project"
+			a.Advertise = "somewhere.example"
+			a.KafkaHeap, a.CassandraHeap, a.SparkWorkerMemory, a.SparkWorkerCores = 3072, 2048, 4096, 3
+			for k, v := range a.Ports {
+				a.Ports[k] = v + 1000
+			}
+		}))
+		for k, v := range base {
+			if other[k] != v {
+				t.Errorf("%s depends on the answers:\n%s\n%s", k, v, other[k])
+			}
 		}
 	}
 }
@@ -318,4 +330,9 @@ func TestOverrideFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), OverrideFile) || !strings.Contains(hint.Of(err), "move it away") {
 		t.Errorf("a broken override: %v (hint %q)", err, hint.Of(err))
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

@@ -30,7 +30,28 @@ const (
 	KeyCassandraUser       = "DATAECO_CASSANDRA_USER"
 	KeyCassandraPassword   = "DATAECO_CASSANDRA_PASSWORD"
 	KeyCassandraLockoutPwd = "DATAECO_CASSANDRA_LOCKOUT_PASSWORD"
+	// Used only when the ports are published off loopback (Answers.Guarded): the Kafka host
+	// listener's SASL user, Spark's shared secret, the HTTP basic-auth logins of Schema
+	// Registry and Control Center. Generated for every install, so a later --listen needs
+	// nothing new.
+	KeyKafkaUser              = "DATAECO_KAFKA_USER"
+	KeyKafkaPassword          = "DATAECO_KAFKA_PASSWORD"
+	KeySparkSecret            = "DATAECO_SPARK_SECRET"
+	KeySchemaRegistryUser     = "DATAECO_SCHEMA_REGISTRY_USER"
+	KeySchemaRegistryPassword = "DATAECO_SCHEMA_REGISTRY_PASSWORD"
+	KeyControlCenterUser      = "DATAECO_CONTROL_CENTER_USER"
+	KeyControlCenterPassword  = "DATAECO_CONTROL_CENTER_PASSWORD"
 )
+
+// isUserKey says whether a key holds a user name or another value that is no secret: those
+// are never redacted ("admin" would be blanked out of every report).
+func isUserKey(k string) bool {
+	switch k {
+	case KeyProjectName, KeyAirflowAdminUser, KeyCassandraUser, KeyKafkaUser, KeySchemaRegistryUser, KeyControlCenterUser, KeyNoProxy:
+		return true
+	}
+	return false
+}
 
 // Secrets holds the credentials generated for one install, keyed as in the .env file.
 type Secrets map[string]string
@@ -47,10 +68,17 @@ func secretGenerators() map[string]func() (string, error) {
 		KeyAirflowFernet:    fernetKey,
 		KeyAirflowSecret:    pw,
 		// HS512 wants a key of at least 64 bytes; PyJWT warns about shorter ones.
-		KeyAirflowJWT:          func() (string, error) { return randomPassword(jwtSecretLength) },
-		KeyCassandraUser:       fixed("dataeco_admin"),
-		KeyCassandraPassword:   pw,
-		KeyCassandraLockoutPwd: pw,
+		KeyAirflowJWT:             func() (string, error) { return randomPassword(jwtSecretLength) },
+		KeyCassandraUser:          fixed("dataeco_admin"),
+		KeyCassandraPassword:      pw,
+		KeyCassandraLockoutPwd:    pw,
+		KeyKafkaUser:              fixed("dataeco"),
+		KeyKafkaPassword:          pw,
+		KeySparkSecret:            func() (string, error) { return randomPassword(32) },
+		KeySchemaRegistryUser:     fixed("dataeco"),
+		KeySchemaRegistryPassword: pw,
+		KeyControlCenterUser:      fixed("admin"),
+		KeyControlCenterPassword:  pw,
 	}
 }
 
@@ -109,7 +137,7 @@ func (s Secrets) EnsureSecrets(project string) (bool, error) {
 func (s Secrets) Values() []string {
 	var out []string
 	for k, v := range s {
-		if k == KeyProjectName || k == KeyAirflowAdminUser || k == KeyCassandraUser || k == KeyNoProxy || v == "" {
+		if isUserKey(k) || v == "" {
 			continue
 		}
 		out = append(out, v)
@@ -210,4 +238,11 @@ func (s Secrets) Clone() Secrets {
 		out[k] = v
 	}
 	return out
+}
+
+// SparkAuthOpts are the JVM options that turn on Spark's authentication with the install's
+// secret: the stack's daemons and its streaming job get them from the compose file, a user's
+// spark-submit from `dataeco env` (as SPARK_SUBMIT_OPTS).
+func SparkAuthOpts(s Secrets) string {
+	return "-Dspark.authenticate=true -Dspark.authenticate.secret=" + s[KeySparkSecret]
 }

@@ -95,14 +95,14 @@ func Settings() []Setting {
 		stringSetting("advertise", "the HOST clients on other machines reach the stack by, in Kafka's metadata and every URL printed",
 			"HOST", "the listen address, or this machine's name when listening on all", "dataeco.example.lan", "",
 			func(a *Answers) string { return a.Advertise }, ParseHost, func(a *Answers) *string { return &a.Advertise }),
-		{Flag: "expose", Usage: "publish these admin ports (" + strings.Join(AdminPorts(), ", ") + ") even when --listen is not loopback, a LIST",
+		{Flag: "expose", Usage: "publish these ports (" + strings.Join(AdminPorts(), ", ") + ") on the --listen address too when it is not loopback, a LIST",
 			Value: "LIST", Default: "none", Example: "zookeeper",
 			Get: func(a *Answers) string { return strings.Join(a.Expose, ",") },
 			Parse: func(v string) (Apply, error) {
 				e, err := ParseExpose(v)
 				return func(a *Answers) { a.Expose = e }, err
 			}},
-		{Flag: "allow-unauthenticated", Usage: "publish ports that let anyone in (Kafka, the Spark master, the UIs) on an address other machines reach",
+		{Flag: "allow-unauthenticated", Usage: "publish ports that let anyone in (those named in --expose) on an address other machines reach",
 			Default: "false", Example: "true", Bool: true,
 			Get: func(a *Answers) string { return strconv.FormatBool(a.AllowUnauthenticated) },
 			Parse: func(v string) (Apply, error) {

@@ -285,7 +285,11 @@ func schemaRegistryServe(ctx context.Context) error {
 		}
 		return exitWith(1, "Timed out waiting for the Kafka store (%s): %v", bootstrap, err)
 	}
-	return serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "schema registry", newSchemaRegistry().handler())
+	auth, err := basicAuthFromEnv("SCHEMA_REGISTRY_", "SCHEMA_REGISTRY_OPTS", os.Getenv)
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
+	return serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "schema registry", auth.wrap(newSchemaRegistry().handler()))
 }
 
 // ---------------------------------------------------------------------------
@@ -315,10 +319,14 @@ func controlCenterServe(ctx context.Context) error {
 		}
 		return exitWith(1, "Timed out waiting for Kafka (%s): %v", os.Getenv("CONTROL_CENTER_BOOTSTRAP_SERVERS"), err)
 	}
+	auth, err := basicAuthFromEnv("CONTROL_CENTER_REST_", "CONTROL_CENTER_OPTS", os.Getenv)
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, controlCenterHTML)
 	})
-	return serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "control center", mux)
+	return serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "control center", auth.wrap(mux))
 }

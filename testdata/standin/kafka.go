@@ -135,8 +135,8 @@ func resolveListeners(listeners, advertised, protoMap, defaultHost string) ([]ka
 		if kl.Protocol == "" {
 			kl.Protocol = l.name
 		}
-		if kl.Protocol != "PLAINTEXT" {
-			return nil, fmt.Errorf("listener %s uses security protocol %s; the stand-in only speaks PLAINTEXT", l.name, kl.Protocol)
+		if kl.Protocol != "PLAINTEXT" && kl.Protocol != "SASL_PLAINTEXT" {
+			return nil, fmt.Errorf("listener %s uses security protocol %s; the stand-in only speaks PLAINTEXT and SASL_PLAINTEXT", l.name, kl.Protocol)
 		}
 		kl.Advertise = net.JoinHostPort(kl.AdvHost, strconv.Itoa(int(kl.AdvPort)))
 		out = append(out, kl)
@@ -236,17 +236,23 @@ func brokerServe(ctx context.Context) error {
 	errc := make(chan error, len(lis)+1)
 	for _, l := range lis {
 		l := l
+		var users map[string]string
+		if l.Protocol == "SASL_PLAINTEXT" {
+			if users, err = kafkaPlainUsers(l.Name, os.Getenv); err != nil {
+				return exitWith(1, "%v", err)
+			}
+		}
 		ln, err := net.Listen("tcp", l.Bind)
 		if err != nil {
 			return fmt.Errorf("listener %s: %v", l.Name, err)
 		}
-		logf("listener %s on %s advertises %s", l.Name, l.Bind, l.Advertise)
+		logf("listener %s (%s) on %s advertises %s", l.Name, l.Protocol, l.Bind, l.Advertise)
 		go func() {
 			<-ctx.Done()
 			ln.Close()
 		}()
 		go func() {
-			errc <- serveKafkaProxy(ctx, ln, internal, l.Name, l.AdvHost, l.AdvPort)
+			errc <- serveKafkaProxy(ctx, ln, internal, l.Name, l.AdvHost, l.AdvPort, users)
 		}()
 	}
 	go func() {
@@ -267,7 +273,9 @@ func brokerServe(ctx context.Context) error {
 	}
 }
 
-func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHost string, advPort int32) error {
+// serveKafkaProxy relays the connections of one listener; users, when not nil, are the
+// SASL/PLAIN logins it requires first.
+func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHost string, advPort int32, users map[string]string) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -278,7 +286,7 @@ func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHo
 		}
 		logf("kafka connection from %s via listener %s", c.RemoteAddr(), name)
 		go func() {
-			if err := proxyKafkaConn(c, internal, advHost, advPort); err != nil {
+			if err := proxyKafkaConn(c, internal, advHost, advPort, users); err != nil {
 				logf("kafka connection from %s via %s ended: %v", c.RemoteAddr(), name, err)
 			}
 		}()
@@ -319,13 +327,21 @@ func writeKafkaFrame(w io.Writer, body []byte) error {
 // requests of a connection in order, so a FIFO of in-flight request headers
 // tells which API each response belongs to; requests without a response
 // (acks=0 produce) are skipped when a later correlation ID shows up.
-func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32) error {
+func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32, users map[string]string) error {
 	defer client.Close()
 	server, err := net.DialTimeout("tcp", internal, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer server.Close()
+	if users != nil {
+		user, err := kafkaSASLPlain(client, server, users)
+		if err != nil {
+			logf("Failed authentication with %s (%v)", client.RemoteAddr(), err)
+			return err
+		}
+		logf("%s authenticated as %s (SASL/PLAIN)", client.RemoteAddr(), user)
+	}
 
 	var mu sync.Mutex
 	var queue []inflightReq

@@ -62,6 +62,12 @@ func TestResolveListeners(t *testing.T) {
 // startTestBroker runs kfake behind one proxy per advertised address and
 // returns the proxies' addresses.
 func startTestBroker(t *testing.T, adv ...string) []string {
+	return startTestBrokerAuth(t, nil, adv...)
+}
+
+// startTestBrokerAuth is startTestBroker with listeners that require SASL/PLAIN users when
+// users is not nil.
+func startTestBrokerAuth(t *testing.T, users map[string]string, adv ...string) []string {
 	t.Helper()
 	cluster, internal, err := startKfake("")
 	if err != nil {
@@ -84,7 +90,7 @@ func startTestBroker(t *testing.T, adv ...string) []string {
 			pn, _ := strconv.Atoi(p)
 			host, port = h, int32(pn)
 		}
-		go serveKafkaProxy(ctx, ln, internal, "TEST", host, port)
+		go serveKafkaProxy(ctx, ln, internal, "TEST", host, port, users)
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs

@@ -250,6 +250,7 @@ type sparkMasterState struct {
 	url       string
 	webui     string
 	timeout   time.Duration
+	auth      sparkAuth
 }
 
 func newSparkMasterState(url, webui string) *sparkMasterState {
@@ -491,6 +492,9 @@ func (m *sparkMasterState) serveConn(c net.Conn) {
 	defer c.Close()
 	logf("rpc connection from %s", c.RemoteAddr())
 	sc := bufio.NewScanner(c)
+	if !m.auth.serverAuth(c, sc) {
+		return
+	}
 	for {
 		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		if !sc.Scan() {
@@ -527,6 +531,12 @@ func sparkMaster(ctx context.Context, o sparkOpts) error {
 	}
 	public := envOr("SPARK_PUBLIC_DNS", host)
 	m := newSparkMasterState(fmt.Sprintf("spark://%s:%d", host, o.port), fmt.Sprintf("http://%s:%d", public, o.webuiPort))
+	if m.auth, err = sparkAuthFrom(os.Getenv, nil, "SPARK_DAEMON_JAVA_OPTS", "SPARK_MASTER_OPTS"); err != nil {
+		return exitWith(1, "%v", err)
+	}
+	if m.auth.on {
+		logf("SecurityManager: authentication enabled; RPC clients must present the shared secret")
+	}
 	logf("Starting Spark master at %s", m.url)
 	errc := make(chan error, 2)
 	go func() {
@@ -655,8 +665,12 @@ func sparkWorker(ctx context.Context, o sparkOpts) error {
 	errc := make(chan error, 1)
 	go func() { errc <- serveHTTP(ctx, fmt.Sprintf("0.0.0.0:%d", o.webuiPort), "spark worker web UI", mux) }()
 
+	auth, err := sparkAuthFrom(os.Getenv, nil, "SPARK_DAEMON_JAVA_OPTS", "SPARK_WORKER_OPTS")
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
 	register := fmt.Sprintf("REGISTER %s %s %d %d %d %s", w.id, host, o.cores, memMB, port, webui)
-	go workerLoop(ctx, w, masters, register)
+	go workerLoop(ctx, w, masters, register, auth)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -668,7 +682,7 @@ func sparkWorker(ctx context.Context, o sparkOpts) error {
 // workerLoop keeps the worker registered: it (re)connects to a master every
 // 2 s until registration succeeds, then heartbeats every 5 s, and starts
 // over when the master stops answering or forgets the worker.
-func workerLoop(ctx context.Context, w *sparkWorkerState, masters []string, register string) {
+func workerLoop(ctx context.Context, w *sparkWorkerState, masters []string, register string, auth sparkAuth) {
 	attempt := 0
 	for ctx.Err() == nil {
 		addr := masters[attempt%len(masters)]
@@ -681,6 +695,9 @@ func workerLoop(ctx context.Context, w *sparkWorkerState, masters []string, regi
 			defer c.Close()
 			go func() { <-ctx.Done(); c.Close() }()
 			r := bufio.NewReader(c)
+			if err := auth.clientAuth(c, r); err != nil {
+				return err
+			}
 			ask := func(line string) (string, error) {
 				c.SetDeadline(time.Now().Add(5 * time.Second))
 				if _, err := io.WriteString(c, line+"\n"); err != nil {
@@ -695,7 +712,7 @@ func workerLoop(ctx context.Context, w *sparkWorkerState, masters []string, regi
 			}
 			webui, ok := strings.CutPrefix(reply, "REGISTERED ")
 			if !ok {
-				return fmt.Errorf("master refused registration: %s", reply)
+				return fmt.Errorf("master refused registration: %s", sparkReplyError(reply))
 			}
 			w.mu.Lock()
 			w.masterWebUI = webui

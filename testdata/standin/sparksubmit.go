@@ -430,6 +430,7 @@ type sparkDriver struct {
 	masters  []string
 	appID    string
 	register func(id string) string
+	auth     sparkAuth
 	hbEvery  time.Duration
 	logEvery time.Duration
 	// started, when set, runs once after the first registration, where the
@@ -451,9 +452,14 @@ func sparkSubmitRun(ctx context.Context, a sparkSubmitArgs) error {
 	if name == "" {
 		name = "unnamed"
 	}
+	auth, err := sparkAuthFrom(os.Getenv, a.conf, "SPARK_SUBMIT_OPTS")
+	if err != nil {
+		return exitWith(1, "%v", err)
+	}
 	d := &sparkDriver{
 		a:       a,
 		masters: masters,
+		auth:    auth,
 		register: func(id string) string {
 			if id == "" {
 				id = "-"
@@ -521,6 +527,9 @@ func (d *sparkDriver) session(ctx context.Context, addr string, lastLog *time.Ti
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	r := bufio.NewReader(c)
+	if err := d.auth.clientAuth(c, r); err != nil {
+		return err
+	}
 	ask := func(line string) (string, error) {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.WriteString(c, line+"\n"); err != nil {
@@ -535,7 +544,7 @@ func (d *sparkDriver) session(ctx context.Context, addr string, lastLog *time.Ti
 	}
 	id, ok := strings.CutPrefix(reply, "APP_REGISTERED ")
 	if !ok {
-		return fmt.Errorf("master refused the application: %s", reply)
+		return fmt.Errorf("master refused the application: %s", sparkReplyError(reply))
 	}
 	if d.appID == "" {
 		logf("Connected to Spark cluster with app ID %s", id)
@@ -580,8 +589,12 @@ func (d *sparkDriver) end(addr string) {
 		return
 	}
 	defer c.Close()
+	r := bufio.NewReader(c)
+	if d.auth.clientAuth(c, r) != nil {
+		return
+	}
 	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	io.WriteString(c, "APP_END "+d.appID+"\n")
-	bufio.NewReader(c).ReadString('\n')
+	r.ReadString('\n')
 	logf("Successfully stopped SparkContext (application %s)", d.appID)
 }
