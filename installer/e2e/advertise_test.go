@@ -97,7 +97,8 @@ func TestIntegrationAdvertise(t *testing.T) {
 	// application registered with the Spark master.
 	for _, client := range []map[string]string{
 		{"kafka": kafka, "user": env["KAFKA_SASL_USERNAME"], "password": env["KAFKA_SASL_PASSWORD"]},
-		{"http": sr, "user": env["SCHEMA_REGISTRY_USER"], "password": env["SCHEMA_REGISTRY_PASSWORD"]},
+		{"http": sr + "/from-another-machine-value/versions", "user": env["SCHEMA_REGISTRY_USER"], "password": env["SCHEMA_REGISTRY_PASSWORD"],
+			"body": `{"schema": "{\"type\":\"string\"}"}`},
 		{"http": cc, "user": env["CONTROL_CENTER_USER"], "password": env["CONTROL_CENTER_PASSWORD"]},
 		{"spark": master, "password": env["SPARK_AUTH_SECRET"]},
 	} {
@@ -167,8 +168,8 @@ func otherMachine(t *testing.T) (ns, hostIP string) {
 }
 
 // fromOtherMachine runs this test binary inside the namespace as a client (see
-// TestOtherMachineClient): what says which ("kafka", "http" or "spark": its target) and the
-// login ("user", "password").
+// TestOtherMachineClient): what says which ("kafka", "http" or "spark": its target), the
+// login ("user", "password") and an HTTP body to POST ("body").
 func fromOtherMachine(t *testing.T, ns string, what map[string]string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestOtherMachineClient$", "-test.v")
@@ -182,7 +183,7 @@ func fromOtherMachine(t *testing.T, ns string, what map[string]string) (string, 
 
 // TestOtherMachineClient is not a test: it is the client fromOtherMachine runs in a network
 // namespace. For Kafka it produces a record and reads it back; for HTTP it wants a 2xx
-// answer; for the Spark master it registers an application on the stand-in's RPC protocol,
+// answer (to a POST of the body, when there is one); for the Spark master it registers an application on the stand-in's RPC protocol,
 // answering its authentication challenge with the secret when it has one.
 func TestOtherMachineClient(t *testing.T) {
 	user, password := os.Getenv("DATAECO_E2E_CLIENT_USER"), os.Getenv("DATAECO_E2E_CLIENT_PASSWORD")
@@ -190,9 +191,16 @@ func TestOtherMachineClient(t *testing.T) {
 	case os.Getenv("DATAECO_E2E_CLIENT_KAFKA") != "":
 		otherMachineKafka(t, os.Getenv("DATAECO_E2E_CLIENT_KAFKA"), user, password)
 	case os.Getenv("DATAECO_E2E_CLIENT_HTTP") != "":
-		req, err := http.NewRequest(http.MethodGet, os.Getenv("DATAECO_E2E_CLIENT_HTTP"), nil)
+		method, body := http.MethodGet, os.Getenv("DATAECO_E2E_CLIENT_BODY")
+		if body != "" { // a schema to register
+			method = http.MethodPost
+		}
+		req, err := http.NewRequest(method, os.Getenv("DATAECO_E2E_CLIENT_HTTP"), strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 		}
 		if user != "" {
 			req.SetBasicAuth(user, password)

@@ -480,7 +480,7 @@ def start_airflow(env: dict) -> dict:
     # What airflow-init does through the image's entrypoint: migrate, then create the admin.
     user, password = "admin", secrets.token_urlsafe(18)
     for argv in ([airflow, "db", "migrate"],
-                 [airflow, "users", "create", "--role", "Admin", "--username", user, "--password", password,
+                 [airflow, "users", "create", "--role", "Admin", "--username", user, "--password=" + password,
                   "--email", "admin@example.invalid", "--firstname", "Data", "--lastname", "Eco"]):
         done = subprocess.run(argv, env=af_env, cwd=RUN, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if done.returncode != 0:
