@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,13 +211,13 @@ func TestRealImages(t *testing.T) {
 		t.Fatalf("docker stop spark-stream: %v\n%s", err, out)
 	}
 	ui := fmt.Sprintf("http://127.0.0.1:%d/json/", base+6) // the Spark UI stays on loopback
-	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-no-secret", ""); err == nil || strings.Contains(out, "DATAECO_COUNT=") {
+	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-no-secret", "", "Failed to connect to master"); err == nil || strings.Contains(out, "DATAECO_COUNT=") {
 		t.Errorf("a spark-submit without the secret ran on the real master:\n%s", out)
 	}
 	if sparkAppKnown(t, ui, "e2e-no-secret") {
 		t.Error("the real master registered an application that had no secret")
 	}
-	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-with-secret", env["SPARK_SUBMIT_OPTS"]); err != nil || !strings.Contains(out, "DATAECO_COUNT=1000") {
+	if out, err := realSparkSubmit(t, ctx, ns, hostIP, env["SPARK_MASTER_URL"], "e2e-with-secret", env["SPARK_SUBMIT_OPTS"], ""); err != nil || !strings.Contains(out, "DATAECO_COUNT=1000") {
 		t.Errorf("a spark-submit with SPARK_SUBMIT_OPTS of dataeco env: %v\n%s", err, out)
 	}
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start after the Spark applications")
@@ -224,8 +227,10 @@ func TestRealImages(t *testing.T) {
 // realSparkSubmit runs the real spark-submit of testdata/realstack's venv on the other
 // machine against the stack's master, as a user would after `eval "$(dataeco env --shell
 // --show-secrets)"`: opts is SPARK_SUBMIT_OPTS. The application counts 1000 rows on the
-// workers, whose executors connect back to the driver there, and prints the count.
-func realSparkSubmit(t *testing.T, ctx context.Context, ns, hostIP, master, name, opts string) (string, error) {
+// workers, whose executors connect back to the driver there, and prints the count. When the
+// output shows giveUp, the driver is stopped there (an error): a refused driver otherwise
+// retries for a minute.
+func realSparkSubmit(t *testing.T, ctx context.Context, ns, hostIP, master, name, opts, giveUp string) (string, error) {
 	t.Helper()
 	cache := os.Getenv("REALSTACK_CACHE")
 	if cache == "" {
@@ -253,8 +258,30 @@ func realSparkSubmit(t *testing.T, ctx context.Context, ns, hostIP, master, name
 		"--conf", "spark.driver.host="+nsIP, "--conf", "spark.driver.bindAddress="+nsIP, "--conf", "spark.cores.max=1",
 		"--executor-memory", "512m", "--driver-memory", "512m", app)
 	cmd.Env = append(os.Environ(), "PYSPARK_PYTHON="+filepath.Join(venv, "python"), "SPARK_SUBMIT_OPTS="+opts)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	// The driver JVM runs the application's Python as a child: both go, as a process group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if giveUp != "" && strings.Contains(sc.Text(), giveUp) {
+			_ = cmd.Cancel()
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, pipe)
+	err = cmd.Wait()
+	return out.String(), err
 }
 
 // sparkAppKnown says whether the master lists an application of that name, running or done.

@@ -107,3 +107,45 @@ func TestSchemaIsPartOfCassandraInit(t *testing.T) {
 		t.Errorf("cassandra-init input label = %q", label)
 	}
 }
+
+// TestDependentsOf: the running services to stop before Compose recreates a dependency,
+// transitively: ZooKeeper recreated stops the broker and what depends on the broker.
+func TestDependentsOf(t *testing.T) {
+	t.Parallel()
+	dep := func(names ...string) types.DependsOnConfig {
+		d := types.DependsOnConfig{}
+		for _, n := range names {
+			d[n] = types.ServiceDependency{Condition: types.ServiceConditionHealthy}
+		}
+		return d
+	}
+	p := &types.Project{Services: types.Services{
+		"zookeeper":       {Name: "zookeeper"},
+		"broker":          {Name: "broker", WorkloadSpec: types.WorkloadSpec{DependsOn: dep("zookeeper")}},
+		"schema-registry": {Name: "schema-registry", WorkloadSpec: types.WorkloadSpec{DependsOn: dep("broker")}},
+		"postgres":        {Name: "postgres"},
+		"airflow":         {Name: "airflow", WorkloadSpec: types.WorkloadSpec{DependsOn: dep("postgres")}},
+	}}
+	all := map[string]bool{"zookeeper": true, "broker": true, "schema-registry": true, "postgres": true, "airflow": true}
+	for _, tt := range []struct {
+		changed, running []string
+		want             []string
+	}{
+		{[]string{"zookeeper"}, []string{"zookeeper", "broker", "schema-registry", "postgres", "airflow"}, []string{"broker", "schema-registry"}},
+		{[]string{"zookeeper", "broker"}, []string{"zookeeper", "broker", "schema-registry"}, []string{"broker", "schema-registry"}},
+		{[]string{"broker"}, []string{"zookeeper", "broker"}, nil},
+		{[]string{"zookeeper"}, []string{"zookeeper", "schema-registry"}, []string{"schema-registry"}},
+		{nil, []string{"zookeeper", "broker"}, nil},
+	} {
+		changed, running := map[string]bool{}, map[string]bool{}
+		for _, n := range tt.changed {
+			changed[n] = true
+		}
+		for _, n := range tt.running {
+			running[n] = all[n]
+		}
+		if got := dependentsOf(p, changed, running); !slices.Equal(got, tt.want) {
+			t.Errorf("changed %v, running %v: %v, want %v", tt.changed, tt.running, got, tt.want)
+		}
+	}
+}

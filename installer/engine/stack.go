@@ -148,6 +148,9 @@ func (s *Stack) up(ctx context.Context, timeout func(string) time.Duration) erro
 		p = withoutJobs(p, settled)
 		s.ui.Line("Already done, not run again: " + strings.Join(settled, ", "))
 	}
+	if err := s.stopDependentsOfDiverged(ctx, p); err != nil {
+		return err
+	}
 	w := newWaiter(s.Docker, p, s.ui, timeout)
 	w.snapshot(ctx)
 	upCtx, cancel := context.WithCancel(ctx)
@@ -175,6 +178,74 @@ func (s *Stack) up(ctx context.Context, timeout func(string) time.Duration) erro
 		}
 	}
 	return err
+}
+
+// stopDependentsOfDiverged stops, dependents first, every running service that depends on a
+// service whose container Compose is about to recreate. Compose recreates in dependency
+// order, so a dependency would otherwise go while its dependents still use it: Kafka, whose
+// ZooKeeper is recreated under it, cannot close its session, and its successor then finds
+// its own broker id still registered and crash-loops until the session expires (seen on the
+// real images when --listen changed what both publish). Stopped first, each shuts down
+// cleanly; Compose's start brings them back.
+func (s *Stack) stopDependentsOfDiverged(ctx context.Context, p *types.Project) error {
+	list, err := s.Docker.Containers(ctx, p.Name)
+	if err != nil {
+		return nil // the create that follows says what is wrong with the engine
+	}
+	running, diverged := map[string]bool{}, map[string]bool{}
+	for _, c := range list {
+		name, own := ServiceOf(c)
+		svc, ok := p.Services[name]
+		if !own || !ok || c.State != "running" {
+			continue
+		}
+		running[name] = true
+		if ConfigHash(c) != DefinitionHash(svc) {
+			diverged[name] = true
+		}
+	}
+	stop := dependentsOf(p, diverged, running)
+	if len(stop) == 0 {
+		return nil
+	}
+	s.ui.Line("Stopping " + strings.Join(stop, ", ") + " first: " + plural(len(stop), "it depends", "they depend") + " on services about to be recreated")
+	if err := s.svc.Stop(ctx, p.Name, api.StopOptions{Project: p, Services: stop}); err != nil {
+		return fmt.Errorf("stopping %s before recreating what %s: %w", strings.Join(stop, ", "), plural(len(stop), "it depends on", "they depend on"), err)
+	}
+	return nil
+}
+
+// dependentsOf lists, sorted, the running services that depend, directly or not, on one of
+// changed.
+func dependentsOf(p *types.Project, changed, running map[string]bool) []string {
+	var dependsOnChanged func(name string, seen map[string]bool) bool
+	dependsOnChanged = func(name string, seen map[string]bool) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		for dep := range p.Services[name].DependsOn {
+			if changed[dep] || dependsOnChanged(dep, seen) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for name := range running {
+		if dependsOnChanged(name, map[string]bool{}) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // allReady says whether every service of p has its one container, made from its definition,
