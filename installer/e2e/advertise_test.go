@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -83,7 +82,7 @@ func TestIntegrationAdvertise(t *testing.T) {
 			t.Errorf("%s publishes %q (%v), want %q", svc, out, err, want)
 		}
 	}
-	env := envJSON(t, ctx, dir)
+	env := realEnv(t, ctx, dir) // what `eval "$(dataeco env --shell --show-secrets)"` exports
 	if env["KAFKA_SECURITY_PROTOCOL"] != "SASL_PLAINTEXT" || env["KAFKA_SASL_MECHANISM"] != "PLAIN" {
 		t.Errorf("dataeco env gives no SASL client settings: %v", env)
 	}
@@ -118,18 +117,6 @@ func TestIntegrationAdvertise(t *testing.T) {
 			t.Errorf("dataeco credentials does not list %s:\n%s", svc, creds.stdout)
 		}
 	}
-}
-
-// envJSON is `dataeco env --json --show-secrets`.
-func envJSON(t *testing.T, ctx context.Context, dir string) map[string]string {
-	t.Helper()
-	r := runCLI(t, ctx, "env", "--json", "--show-secrets", "--dir", dir)
-	mustSucceed(t, r, "env --json --show-secrets")
-	var env map[string]string
-	if err := json.Unmarshal([]byte(r.stdout), &env); err != nil {
-		t.Fatalf("dataeco env --json: %v\n%s", err, r.stdout)
-	}
-	return env
 }
 
 // otherMachine makes a network namespace joined to this one by a veth pair and returns its

@@ -128,20 +128,7 @@ func TestSparkAuth(t *testing.T) {
 	}
 	m := newSparkMasterState("spark://m:7077", "http://m:8080")
 	m.auth = server
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go m.serveConn(c)
-		}
-	}()
+	ln := serveMasterRPC(t, m)
 	submit := func(conf map[string]string) error {
 		a, err := sparkAuthFrom(envMap(nil), conf)
 		if err != nil {
@@ -167,4 +154,24 @@ func TestSparkAuth(t *testing.T) {
 	if err := submit(nil); err == nil || !strings.Contains(err.Error(), "the master requires authentication") {
 		t.Errorf("no authentication: %v", err)
 	}
+}
+
+// serveMasterRPC answers the master's RPC protocol on a loopback port until the test ends.
+func serveMasterRPC(t *testing.T, m *sparkMasterState) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go m.serveConn(c)
+		}
+	}()
+	return ln
 }

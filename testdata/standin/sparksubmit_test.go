@@ -229,20 +229,7 @@ func TestSparkMasterApps(t *testing.T) {
 // id after the master forgot it, and ends the app when stopped.
 func TestSparkDriver(t *testing.T) {
 	m := newSparkMasterState("spark://m:7077", "http://m:8080")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go m.serveConn(c)
-		}
-	}()
+	ln := serveMasterRPC(t, m)
 	a := mustParseSubmit(t, "--name", "dataeco-users-stream", "/app/stream_users.py")
 	d := &sparkDriver{a: a, masters: []string{ln.Addr().String()}, hbEvery: 50 * time.Millisecond, logEvery: time.Hour,
 		register: func(id string) string {
