@@ -32,6 +32,13 @@ func TestIntegrationBuiltImages(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Images another test built (any install with Airflow or Spark builds one) would be
+	// reused, and this test wants to see them built.
+	if out, err := exec.Command("sh", "-c", "docker images -q dataeco/airflow; docker images -q dataeco/spark").Output(); err == nil {
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("docker", "image", "rm", "-f", id).Run()
+		}
+	}
 	writeFile(t, filepath.Join(dir, model.RequirementsFile), "# mine\ndataeco-extra==1.0\n")
 	args := append([]string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project, "--registry", registry,
 		"--components", "kafka,airflow,spark,cassandra", "--timeout", "3m"}, fixedPortArgs(17500)...)
@@ -79,6 +86,13 @@ func TestIntegrationBuiltImages(t *testing.T) {
 	assertSameContainers(t, before, projectContainers(t, c, project))
 	if got := readFile(t, filepath.Join(dir, model.ComposeFile)); got != compose {
 		t.Error("a failed build rewrote the compose file")
+	}
+	// Images another test built (any install with Airflow or Spark builds one) would be
+	// reused, and this test wants to see them built.
+	if out, err := exec.Command("sh", "-c", "docker images -q dataeco/airflow; docker images -q dataeco/spark").Output(); err == nil {
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("docker", "image", "rm", "-f", id).Run()
+		}
 	}
 	writeFile(t, filepath.Join(dir, model.RequirementsFile), "# mine\ndataeco-extra==1.0\n")
 
