@@ -61,7 +61,7 @@ func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duratio
 			h = ip // a local port, on loopback whatever the listen address
 		}
 		addr := fmt.Sprintf("%s:%d", h, a.Ports[p.Key]) // IPv6 listen addresses keep their brackets
-		guarded := p.Auth == "" && p.AuthOf(a) != ""
+		guarded := p.Guarded(a)
 		switch p.Endpoint.Smoke {
 		case model.SmokeKafka:
 			// The first connection; the broker then sends the client to its advertised host.

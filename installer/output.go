@@ -65,8 +65,8 @@ func endpoints(def *model.Definition) []endpoint {
 		if e.Scheme != "" {
 			url = e.Scheme + "://" + url
 		}
-		if auth := p.AuthOf(a); auth != "" && p.Auth == "" {
-			note = strings.TrimPrefix(note+"; "+auth, "; ")
+		if p.Guarded(a) {
+			note = strings.TrimPrefix(note+"; "+p.Guard, "; ")
 		}
 		eps = append(eps, endpoint{Name: e.Name, URL: url, Note: note, Env: e.Env, Open: e.Open})
 	}
@@ -105,7 +105,7 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 			def.Answers.Listen, def.Advertised())
 		var guarded []string
 		for _, p := range model.PortsOf(def.Answers) {
-			if p.Auth == "" && p.AuthOf(def.Answers) != "" {
+			if p.Guarded(def.Answers) {
 				guarded = append(guarded, p.What)
 			}
 		}

@@ -81,10 +81,14 @@ func (p Port) HostIP(a *Answers) string {
 	return a.Listen
 }
 
+// Guarded says whether the answers put dataeco's guard on the port: it has no login of its
+// own, and the stack is published off loopback.
+func (p Port) Guarded(a *Answers) bool { return p.Auth == "" && p.Guard != "" && a.Guarded() }
+
 // AuthOf is how a client proves who it is at the port under the answers: its own login, or
 // the guard dataeco adds off loopback; empty when anyone who reaches it gets in.
 func (p Port) AuthOf(a *Answers) string {
-	if p.Auth == "" && a.Guarded() {
+	if p.Guarded(a) {
 		return p.Guard
 	}
 	return p.Auth

@@ -16,20 +16,7 @@ import (
 // Airflow's AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at it.
 func startTestPG(t *testing.T, s *pgServer) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.handleConn(c)
-		}
-	}()
+	ln := serveLoopback(t, s.handleConn)
 	port := ln.Addr().(*net.TCPAddr).Port
 	t.Setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", fmt.Sprintf("postgresql+psycopg2://airflow:pw@127.0.0.1:%d/airflow", port))
 	return port

@@ -128,7 +128,7 @@ func TestSparkAuth(t *testing.T) {
 	}
 	m := newSparkMasterState("spark://m:7077", "http://m:8080")
 	m.auth = server
-	ln := serveMasterRPC(t, m)
+	ln := serveLoopback(t, m.serveConn)
 	submit := func(conf map[string]string) error {
 		a, err := sparkAuthFrom(envMap(nil), conf)
 		if err != nil {
@@ -156,8 +156,8 @@ func TestSparkAuth(t *testing.T) {
 	}
 }
 
-// serveMasterRPC answers the master's RPC protocol on a loopback port until the test ends.
-func serveMasterRPC(t *testing.T, m *sparkMasterState) net.Listener {
+// serveLoopback hands each connection to a loopback port to handle, until the test ends.
+func serveLoopback(t *testing.T, handle func(net.Conn)) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -170,7 +170,7 @@ func serveMasterRPC(t *testing.T, m *sparkMasterState) net.Listener {
 			if err != nil {
 				return
 			}
-			go m.serveConn(c)
+			go handle(c)
 		}
 	}()
 	return ln

@@ -275,20 +275,7 @@ func TestFormatCQLResult(t *testing.T) {
 
 // startCQLServer serves an engine on a loopback port.
 func startCQLServer(t *testing.T, e *cqlEngine) (string, int) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go e.serveConn(c)
-		}
-	}()
+	ln := serveLoopback(t, e.serveConn)
 	return "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
 }
 

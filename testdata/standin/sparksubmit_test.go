@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -229,7 +228,7 @@ func TestSparkMasterApps(t *testing.T) {
 // id after the master forgot it, and ends the app when stopped.
 func TestSparkDriver(t *testing.T) {
 	m := newSparkMasterState("spark://m:7077", "http://m:8080")
-	ln := serveMasterRPC(t, m)
+	ln := serveLoopback(t, m.serveConn)
 	a := mustParseSubmit(t, "--name", "dataeco-users-stream", "/app/stream_users.py")
 	d := &sparkDriver{a: a, masters: []string{ln.Addr().String()}, hbEvery: 50 * time.Millisecond, logEvery: time.Hour,
 		register: func(id string) string {
@@ -512,24 +511,11 @@ func TestSparkConnectors(t *testing.T) {
 // (missing connectors) is ended with the master and exits 1.
 func TestSparkDriverAppFails(t *testing.T) {
 	m := newSparkMasterState("spark://m:7077", "http://m:8080")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go m.serveConn(c)
-		}
-	}()
+	ln := serveLoopback(t, m.serveConn)
 	d := &sparkDriver{a: mustParseSubmit(t, "/app/stream_users.py"), masters: []string{ln.Addr().String()}, hbEvery: 50 * time.Millisecond, logEvery: time.Hour,
 		register: func(string) string { return "APP - 0 1024 spark dataeco-stream-users" },
 		started:  func() error { return errors.New("AnalysisException: boom") }}
-	err = d.run(context.Background())
+	err := d.run(context.Background())
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "boom") {
 		t.Fatalf("run: %v", err)
