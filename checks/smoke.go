@@ -286,20 +286,26 @@ func smokeAirflow(ctx context.Context, env *Env) Result {
 		return notInstalled("Airflow")
 	}
 	base := strings.TrimSuffix(t.AirflowURL, "/")
-	var health map[string]struct {
-		Status *string `json:"status"`
-	}
-	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/monitor/health", nil, nil, &health); err != nil {
-		return Result{Status: Fail, Message: "health endpoint: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
-	}
-	var sick []string
-	for _, comp := range []string{"metadatabase", "scheduler", "dag_processor"} {
-		if h, ok := health[comp]; !ok || h.Status == nil || *h.Status != "healthy" {
-			sick = append(sick, comp)
+	// Health is a heartbeat younger than Airflow's threshold (30s). A scheduler or DAG
+	// processor that PostgreSQL's return has just restarted beats again within seconds, so a
+	// stale one is given airflowSettle to do so; a frozen or dead one stays stale and fails.
+	deadline := time.Now().Add(airflowSettle)
+	for {
+		sick, err := airflowSick(ctx, base)
+		if err != nil {
+			return Result{Status: Fail, Message: "health endpoint: " + err.Error(), Fix: "see `dataeco logs airflow-apiserver`"}
 		}
-	}
-	if len(sick) > 0 {
-		return Result{Status: Fail, Message: "not healthy: " + strings.Join(sick, ", "), Fix: "see `dataeco logs airflow-scheduler airflow-dag-processor`"}
+		if len(sick) == 0 {
+			break
+		}
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			return Result{Status: Fail, Message: fmt.Sprintf("not healthy after %s: %s", airflowSettle, strings.Join(sick, ", ")),
+				Fix: "see `dataeco logs airflow-scheduler airflow-dag-processor`"}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
 	}
 	body, _ := json.Marshal(map[string]string{"username": t.AirflowUser, "password": t.AirflowPassword})
 	var tok struct {
@@ -329,6 +335,37 @@ func smokeAirflow(ctx context.Context, env *Env) Result {
 		}
 	}
 	return Result{Status: Pass, Message: "metadatabase, scheduler and dag processor healthy; user_automation registered without import errors"}
+}
+
+// airflowSettle is how long the Airflow check waits for stale heartbeats to turn fresh.
+const airflowSettle = 45 * time.Second
+
+// airflowSick lists the components Airflow's health endpoint does not call healthy, each with
+// the age of its last heartbeat: "scheduler (last heartbeat 48s ago)".
+func airflowSick(ctx context.Context, base string) ([]string, error) {
+	var health map[string]map[string]*string
+	if err := doJSON(ctx, http.MethodGet, base+"/api/v2/monitor/health", nil, nil, &health); err != nil {
+		return nil, err
+	}
+	var sick []string
+	for _, comp := range []string{"metadatabase", "scheduler", "dag_processor"} {
+		h := health[comp]
+		if st := h["status"]; st != nil && *st == "healthy" {
+			continue
+		}
+		if comp == "metadatabase" {
+			sick = append(sick, comp)
+			continue
+		}
+		beat := "no heartbeat"
+		if at := h["latest_"+comp+"_heartbeat"]; at != nil {
+			if ts, err := time.Parse(time.RFC3339Nano, *at); err == nil {
+				beat = "last heartbeat " + time.Since(ts).Round(time.Second).String() + " ago"
+			}
+		}
+		sick = append(sick, comp+" ("+beat+")")
+	}
+	return sick, nil
 }
 
 func smokeControlCenter(ctx context.Context, env *Env) Result {

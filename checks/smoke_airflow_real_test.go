@@ -45,7 +45,8 @@ func TestSmokeOnRealAirflow(t *testing.T) {
 	}
 
 	// A scheduler and a DAG processor that stop heartbeating (frozen, as a hung process
-	// would be) show as unhealthy once Airflow's threshold passes; the check names both.
+	// would be) show as unhealthy once Airflow's threshold passes and the check's wait for a
+	// fresh heartbeat ends; the check names both with the age of their last heartbeat.
 	run := filepath.Dir(os.Getenv("DATAECO_REALSTACK_ENV"))
 	var frozen []int
 	for _, name := range []string{"airflow-scheduler", "airflow-dag-processor"} {
@@ -69,7 +70,8 @@ func TestSmokeOnRealAirflow(t *testing.T) {
 	var last Result
 	waitFor(t, ctx, "Airflow to report its frozen components", func() bool {
 		last = smokeAirflow(ctx, &Env{Smoke: target})
-		return last.Status == Fail && strings.Contains(last.Message, "not healthy: scheduler, dag_processor")
+		return last.Status == Fail && strings.Contains(last.Message, "scheduler (last heartbeat ") &&
+			strings.Contains(last.Message, "dag_processor (last heartbeat ")
 	})
 	if !strings.Contains(last.Fix, "airflow-scheduler") {
 		t.Errorf("fix %q does not point at the scheduler's logs", last.Fix)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func TestRealImages(t *testing.T) {
 	// 1. Install, smoke, the DAG's users in Cassandra.
 	mustSucceed(t, runCLI(t, ctx, install...), "install")
 	lap("install")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke")
+	realSmoke(t, ctx, project, dir, "smoke")
 	env := realEnv(t, ctx, dir)
 	rows := waitRows(t, ctx, env, 1, 5*time.Minute) // the DAG runs every minute
 	runs := successfulRuns(t, ctx, env)
@@ -106,7 +107,7 @@ func TestRealImages(t *testing.T) {
 	mustSucceed(t, runCLI(t, ctx, "stop", "--dir", dir), "stop")
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start with no package index reachable")
 	survives("stop and start")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke offline")
+	realSmoke(t, ctx, project, dir, "smoke offline")
 	lap("offline stop, start and smoke")
 	// A move to another machine, played here: backup, everything removed, restore. The data
 	// and the credentials come back (down and install are covered on the stand-ins).
@@ -135,7 +136,7 @@ func TestRealImages(t *testing.T) {
 	waitRestarts(t, stream, 1, 3*time.Minute)
 	mustSucceed(t, runCLI(t, ctx, "start", "--dir", dir, "--timeout", "10m"), "start after kill -9")
 	survives("kill -9 of the broker, Cassandra and PostgreSQL")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after the restarts")
+	realSmoke(t, ctx, project, dir, "smoke after the restarts")
 	lap("kill -9, start and smoke")
 
 	// reset kafka: the test's topic is gone, the pipeline's is made again, Cassandra's rows
@@ -165,13 +166,13 @@ func TestRealImages(t *testing.T) {
 	if got := consumeRecords(t, kafka, "survivor", 5); len(got) != 5 {
 		t.Errorf("after reset cassandra the topic holds %d records of 5", len(got))
 	}
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset kafka and reset cassandra")
+	realSmoke(t, ctx, project, dir, "smoke after reset kafka and reset cassandra")
 	lap("reset kafka, reset cassandra and smoke")
 	// reset spark (the job's checkpoints) and reset airflow (its database): the job and the
 	// DAG start from nothing, and the pipeline works again.
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "spark"), "reset spark")
 	mustSucceed(t, runCLI(t, ctx, "reset", "--yes", "--dir", dir, "--timeout", "10m", "airflow"), "reset airflow")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke after reset spark and reset airflow")
+	realSmoke(t, ctx, project, dir, "smoke after reset spark and reset airflow")
 	lap("reset spark, reset airflow and smoke")
 
 	// 4. doctor, and its bundle.
@@ -196,7 +197,7 @@ func TestRealImages(t *testing.T) {
 	// and only with it.
 	ns, hostIP := otherMachine(t)
 	mustSucceed(t, runCLI(t, ctx, append(install, "--listen", "0.0.0.0", "--advertise", hostIP)...), "install off loopback")
-	mustSucceed(t, runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m"), "smoke off loopback")
+	realSmoke(t, ctx, project, dir, "smoke off loopback")
 	env = realEnv(t, ctx, dir)
 	kafka = env["KAFKA_BOOTSTRAP_SERVERS"]
 	if out, err := fromOtherMachine(t, ns, map[string]string{"kafka": kafka}); err == nil {
@@ -305,6 +306,32 @@ func sparkAppKnown(t *testing.T, ui, name string) bool {
 		}
 	}
 	return false
+}
+
+// realSmoke runs `dataeco smoke` and, when it fails, shows what a developer reading CI's log
+// needs and cannot ask for afterwards: the project's containers and the last lines of the
+// logs each failed check points at ("see `dataeco logs airflow-scheduler …`").
+func realSmoke(t *testing.T, ctx context.Context, project, dir, what string) {
+	t.Helper()
+	r := runCLI(t, ctx, "smoke", "--dir", dir, "--pipeline-timeout", "5m")
+	if r.code == 0 {
+		return
+	}
+	ps, _ := exec.Command("docker", "ps", "-a", "--filter", "label=com.docker.compose.project="+project,
+		"--format", "{{.Names}}\t{{.Status}}").CombinedOutput()
+	t.Logf("%s failed; the containers:\n%s", what, ps)
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile("`dataeco logs ([a-z0-9 -]+)`").FindAllStringSubmatch(r.stdout+r.stderr, -1) {
+		for _, svc := range strings.Fields(m[1]) {
+			if seen[svc] {
+				continue
+			}
+			seen[svc] = true
+			out, _ := exec.Command("docker", "logs", "--timestamps", "--tail", "40", project+"-"+svc+"-1").CombinedOutput()
+			t.Logf("the last lines of %s's log:\n%s", svc, out)
+		}
+	}
+	t.Fatalf("%s exited %d\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
 }
 
 // waitRestarts waits until the container has restarted n more times.

@@ -51,6 +51,13 @@ type waiter struct {
 	// while the broker it needs is still coming back is waiting, not looping.
 	ready     map[string]bool
 	depsReady map[string]int
+	// up holds, by service, since when its container has been ready: since it started for one
+	// running through this start, since first seen ready otherwise. A healthy status older
+	// than a dependency's return is stale.
+	up map[string]upMark
+	// order lists the services dependencies first, so that one look judges a dependency
+	// before what needs it.
+	order []string
 	// composeDone: Compose has started all it was going to, so a job it left as it was
 	// is judged by how it ended.
 	composeDone bool
@@ -66,7 +73,37 @@ type waiter struct {
 func newWaiter(d *Docker, p *types.Project, ui *Progress, timeout func(string) time.Duration) *waiter {
 	return &waiter{docker: d, project: p, ui: ui, timeout: timeout, poll: time.Second,
 		firstRun: map[string]time.Time{}, before: map[string]pastRun{}, shown: map[string]string{}, hashes: map[string]string{},
-		ready: map[string]bool{}, depsReady: map[string]int{}, ooms: map[string]int{}, lastExit: map[string]int{}}
+		ready: map[string]bool{}, depsReady: map[string]int{}, up: map[string]upMark{}, order: dependencyOrder(p),
+		ooms: map[string]int{}, lastExit: map[string]int{}}
+}
+
+// upMark is since when a service's container (id) has been ready.
+type upMark struct {
+	id string
+	at time.Time
+}
+
+// dependencyOrder lists the project's services so that each comes after those it depends on.
+func dependencyOrder(p *types.Project) []string {
+	var order []string
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		for dep := range p.Services[name].DependsOn {
+			if _, ok := p.Services[dep]; ok {
+				visit(dep)
+			}
+		}
+		order = append(order, name)
+	}
+	for _, name := range p.ServiceNames() {
+		visit(name)
+	}
+	return order
 }
 
 // pastRun is a container's last start, as the engine reported it before this one.
@@ -137,6 +174,52 @@ func (w *waiter) dependenciesReady(svc types.ServiceConfig) bool {
 		}
 	}
 	return true
+}
+
+// staleHealth says whether a healthy status, read on a container that ran through this start,
+// may be older than the state it vouches for: its last check failed (retries left keep it
+// "healthy"), or ran before a service it needs was back. Airflow's scheduler checks every 5s
+// with 36 retries, its DAG processor every 30s: both read healthy for minutes after PostgreSQL
+// was killed under them, and smoke then found their heartbeats stale (a red CI run). Only a
+// check passed since every long-running dependency came back vouches for it.
+func (w *waiter) staleHealth(svc types.ServiceConfig, h *container.Health) bool {
+	if len(h.Log) == 0 || h.Log[len(h.Log)-1] == nil {
+		return false // nothing to date it by
+	}
+	last := h.Log[len(h.Log)-1]
+	if last.ExitCode != 0 {
+		return true
+	}
+	since, ok := w.dependenciesUpSince(svc)
+	return !ok || last.Start.Before(since)
+}
+
+// dependenciesUpSince is the latest time one of svc's long-running dependencies, directly or
+// through one-shot jobs, came up; ok is false while one is not ready. A job run again (Compose
+// runs airflow-init at each start) disturbs nothing that was running; what it depends on may.
+func (w *waiter) dependenciesUpSince(svc types.ServiceConfig) (since time.Time, ok bool) {
+	for dep := range svc.DependsOn {
+		d, known := w.project.Services[dep]
+		if !known {
+			continue
+		}
+		if !w.ready[dep] {
+			return time.Time{}, false
+		}
+		if d.Restart != types.RestartPolicyNo {
+			if at := w.up[dep].at; at.After(since) {
+				since = at
+			}
+		}
+		at, depOK := w.dependenciesUpSince(d)
+		if !depOK {
+			return time.Time{}, false
+		}
+		if at.After(since) {
+			since = at
+		}
+	}
+	return since, true
 }
 
 // watchEvents follows the engine's OOM and exit events for the project until ctx ends.
@@ -255,7 +338,7 @@ func (w *waiter) observe(ctx context.Context, final bool) (bool, *ServiceFailure
 		}
 	}
 	ready := true
-	for _, name := range w.project.ServiceNames() {
+	for _, name := range w.order {
 		id, ok := byService[name]
 		if !ok {
 			w.ready[name] = false
@@ -271,6 +354,15 @@ func (w *waiter) observe(ctx context.Context, final bool) (bool, *ServiceFailure
 			return false, failure, nil
 		}
 		w.ready[name] = svcReady
+		if !svcReady {
+			delete(w.up, name)
+		} else if w.up[name].id != id {
+			at := time.Now()
+			if started, err := time.Parse(time.RFC3339Nano, ins.Container.State.StartedAt); err == nil && w.leftover(ins.Container) && ins.Container.State.Running {
+				at = started
+			}
+			w.up[name] = upMark{id, at}
+		}
 		ready = ready && svcReady
 	}
 	return ready, nil, nil
@@ -363,6 +455,9 @@ func (w *waiter) verdict(name string, svc types.ServiceConfig, c container.Inspe
 		// Unhealthy since the last run (a dependency it lost, say) is not this start's
 		// failure: the container may recover now, within its timeout.
 		if st.Health.Status == "starting" || st.Health.Status == "unhealthy" && past {
+			return "started", ""
+		}
+		if st.Health.Status == "healthy" && past && w.staleHealth(svc, st.Health) {
 			return "started", ""
 		}
 		return string(st.Health.Status), ""

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 )
@@ -144,5 +145,77 @@ func TestRestartsWhileDependenciesComeBack(t *testing.T) {
 				t.Errorf("verdict after %v restarts = %q, want a failure: %v", tt.restarts, fail, tt.fail)
 			}
 		})
+	}
+}
+
+// TestStaleHealth: a container that ran through this start reads healthy only on a check
+// that passed since every long-running service it needs came back. Airflow's scheduler
+// still read healthy after PostgreSQL was killed and started again, and smoke found its
+// heartbeat stale (a red CI run). Jobs run again (airflow-init) disturb nothing.
+func TestStaleHealth(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	svc := p.Services["airflow-scheduler"]
+	const started = "2026-12-01T04:00:00Z"
+	base := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	for _, tt := range []struct {
+		name          string
+		leftover      bool
+		postgresUp    time.Time // zero: PostgreSQL not ready
+		initUp        time.Time // when airflow-init was seen done
+		check         time.Time // the last check's start
+		checkExitCode int
+		want          string
+	}{
+		{"no-op start: PostgreSQL up since before the last check", true, at(-10), at(5), at(1), 0, "healthy"},
+		{"PostgreSQL not back yet", true, time.Time{}, at(5), at(1), 0, "started"},
+		{"PostgreSQL back after the last check", true, at(3), at(5), at(1), 0, "started"},
+		{"a check passed since PostgreSQL came back", true, at(3), at(5), at(4), 0, "healthy"},
+		{"the last check failed, retries left", true, at(-10), at(5), at(4), 1, "started"},
+		{"made by this start", false, at(3), at(5), at(1), 0, "healthy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWaiter(nil, p, nil, nil)
+			if tt.leftover {
+				w.before["c1"] = pastRun{startedAt: started, running: true}
+			}
+			for name := range p.Services {
+				w.ready[name] = true
+				w.up[name] = upMark{"x", at(-20)}
+			}
+			w.ready["postgres"] = !tt.postgresUp.IsZero()
+			w.up["postgres"] = upMark{"pg", tt.postgresUp}
+			w.up["airflow-init"] = upMark{"init", tt.initUp}
+			c := container.InspectResponse{ID: "c1", State: &container.State{Status: "running", Running: true, StartedAt: started,
+				Health: &container.Health{Status: "healthy", Log: []*container.HealthcheckResult{
+					{Start: tt.check.Add(-time.Minute), End: tt.check.Add(-time.Minute), ExitCode: 0},
+					{Start: tt.check, End: tt.check.Add(time.Second), ExitCode: tt.checkExitCode}}}}}
+			if state, fail := w.verdict("airflow-scheduler", svc, c, false); state != tt.want || fail != "" {
+				t.Errorf("verdict = %q, %q; want %q", state, fail, tt.want)
+			}
+		})
+	}
+}
+
+// TestDependencyOrder: one look judges each service after those it depends on.
+func TestDependencyOrder(t *testing.T) {
+	t.Parallel()
+	p := loadDefault(t, nil)
+	order := dependencyOrder(p)
+	if len(order) != len(p.Services) {
+		t.Fatalf("order has %d services, the project %d", len(order), len(p.Services))
+	}
+	pos := map[string]int{}
+	for i, name := range order {
+		pos[name] = i
+	}
+	for name, svc := range p.Services {
+		for dep := range svc.DependsOn {
+			if pos[dep] > pos[name] {
+				t.Errorf("%s comes before %s, which it depends on", name, dep)
+			}
+		}
 	}
 }
