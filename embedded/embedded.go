@@ -16,3 +16,10 @@ var ComposeTemplate string
 //
 //go:embed dags/README.md
 var DagsReadme string
+
+// AirflowJobAlive is the healthcheck of Airflow's DAG processor and triggerer, built into
+// the Airflow image dataeco builds (/opt/dataeco/job_alive.py): `airflow jobs check`'s
+// question asked of the metadata database in milliseconds instead of seconds.
+//
+//go:embed airflow/job_alive.py
+var AirflowJobAlive []byte

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dataeco/dataeco/embedded"
 	"github.com/dataeco/dataeco/embedded/pipeline"
 	"github.com/dataeco/dataeco/installer/hint"
 )
@@ -96,11 +97,12 @@ var sparkConnectors = []string{
 }
 
 // airflowDockerfile installs the pipeline's and the user's packages. apache-airflow is named
-// at the image's own version in the same pip call, so no requirement can move Airflow.
+// at the image's own version in the same pip call, so no requirement can move Airflow. It
+// also carries job_alive.py, the DAG processor's and triggerer's healthcheck.
 const airflowDockerfile = `# Built by dataeco: the pinned Airflow image with the pipeline's Python packages and yours
 # (requirements.txt in the install dir), so a container start needs no package index.
 FROM %s
-COPY requirements-dataeco.txt requirements-user.txt /opt/dataeco/
+COPY requirements-dataeco.txt requirements-user.txt job_alive.py /opt/dataeco/
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
       -r /opt/dataeco/requirements-dataeco.txt -r /opt/dataeco/requirements-user.txt
 `
@@ -142,7 +144,7 @@ func Builds(a *Answers, user Inputs) ([]Build, error) {
 			}
 			dataeco, _ := pipeline.Files.ReadFile("requirements-airflow.txt")
 			files = map[string][]byte{"Dockerfile": fmt.Appendf(nil, airflowDockerfile, base),
-				"requirements-dataeco.txt": dataeco, "requirements-user.txt": reqs}
+				"requirements-dataeco.txt": dataeco, "requirements-user.txt": reqs, "job_alive.py": embedded.AirflowJobAlive}
 		case "spark":
 			pkgs, err := ParseSparkPackages(user.SparkPackages)
 			if err != nil {

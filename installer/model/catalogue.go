@@ -166,14 +166,6 @@ func Catalogue() []Service {
 		return Service{Name: name, Component: CompAirflow, Image: imageAirflow, ImageBytes: 2 << 30, Build: "airflow",
 			Limit: fixed(limit), Minimum: fixed(minimum), Timeout: 5 * time.Minute}
 	}
-	// The DAG processor and the triggerer report ready only through `airflow jobs check`, a
-	// whole Airflow process every 30 s: on a loaded machine that takes minutes, and the check
-	// itself needs room beside the service.
-	slowAirflow := func(name string) Service {
-		s := airflow(name, 1024, 512)
-		s.Timeout = 10 * time.Minute
-		return s
-	}
 	apiserver := airflow("airflow-apiserver", 1536, 768)
 	apiserver.Ports = []Port{{Key: "airflow", Flag: "airflow-port", Default: 8080, Target: 8080, What: "Airflow UI and API",
 		Auth: "password (the Airflow admin, or users made in Airflow)", Endpoint: &Endpoint{Name: "Airflow", Scheme: "http", Note: "user admin", Smoke: SmokeAirflow, Env: "AIRFLOW_URL", Open: "airflow"}}}
@@ -212,8 +204,8 @@ func Catalogue() []Service {
 		airflowInit,
 		apiserver,
 		airflow("airflow-scheduler", 1536, 768),
-		slowAirflow("airflow-dag-processor"),
-		slowAirflow("airflow-triggerer"),
+		airflow("airflow-dag-processor", 1024, 512),
+		airflow("airflow-triggerer", 1024, 512),
 		{Name: "spark-master", Component: CompSpark, Image: imageSpark, ImageBytes: 1200 << 20, Build: "spark",
 			Limit: fixed(768), Minimum: fixed(512), Timeout: 2 * time.Minute,
 			Ports: []Port{

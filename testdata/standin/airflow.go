@@ -409,6 +409,28 @@ func jobAlive(file string, now time.Time, maxAge time.Duration) bool {
 	return age < maxAge && age > -maxAge
 }
 
+// airflowPythonMain is the Airflow image's `python` for the one script dataeco runs with
+// it: job_alive.py JOB_TYPE [HOSTNAME], the DAG processor's and triggerer's healthcheck,
+// which asks the metadata database what `airflow jobs check` would. Here the answer is the
+// job's heartbeat file, under the same 30-second threshold.
+func airflowPythonMain(args []string) int {
+	if len(args) < 2 || filepath.Base(args[0]) != "job_alive.py" {
+		fmt.Fprintf(os.Stderr, "python: the stand-in runs only job_alive.py, not %q\n", strings.Join(args, " "))
+		return 2
+	}
+	file := heartbeatFile(args[1])
+	if file == "" {
+		fmt.Fprintf(os.Stderr, "usage: job_alive.py {DagProcessorJob,TriggererJob,SchedulerJob} [HOSTNAME]\n")
+		return 2
+	}
+	if failUnhealthy() || !jobAlive(file, time.Now(), 30*time.Second) {
+		fmt.Fprintf(os.Stderr, "%s: no running job with a heartbeat in the last 30s\n", args[1])
+		return 1
+	}
+	fmt.Printf("%s: alive\n", args[1])
+	return 0
+}
+
 func airflowToolMain(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: airflow [-h] GROUP_OR_COMMAND ... (stand-in: version, jobs check, db check, db migrate, db check-migrations)")

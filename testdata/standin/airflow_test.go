@@ -305,3 +305,23 @@ func TestAirflowUsersCreate(t *testing.T) {
 		t.Errorf("no database: %v", err)
 	}
 }
+
+// TestAirflowPython: the stand-in's python runs only dataeco's job_alive.py, and refuses a
+// job type Airflow does not have, as the script does (exit 2, usage). Whether a job is alive
+// is the heartbeat file's answer (TestJobAlive's), and every stand-in install's DAG
+// processor and triggerer become healthy through it.
+func TestAirflowPython(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-c", "print(1)"}, 2},
+		{[]string{"/opt/dataeco/job_alive.py"}, 2},
+		{[]string{"/opt/dataeco/job_alive.py", "LocalTaskJob"}, 2},
+	} {
+		if got := airflowPythonMain(tt.args); got != tt.want {
+			t.Errorf("python %q exited %d, want %d", tt.args, got, tt.want)
+		}
+	}
+}

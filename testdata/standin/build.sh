@@ -158,6 +158,8 @@ make_rootfs() {
 		# in the user's site directory (PIP_USER).
 		printf 'airflow:x:50000:0:airflow:/home/airflow:/bin/sh\n' >>"$root/etc/passwd"
 		chmod -R 0775 "$root/opt/airflow" "$root/home/airflow"
+		# The image's Python, as far as dataeco's job_alive.py healthcheck needs it.
+		ln -s standin "$root/usr/local/bin/python"
 		;;
 	spark)
 		# The real image runs as its user spark (uid 185), which owns

@@ -58,6 +58,7 @@ func init() {
 		"psql":                 psqlMain,
 		"pg_isready":           pgIsReadyMain,
 		"airflow":              airflowToolMain,
+		"python":               airflowPythonMain, // the Airflow image's, for job_alive.py
 		"kafka-topics":         kafkaTopicsMain,
 		"pip":                  pipMain,
 		"pip3":                 pipMain,
