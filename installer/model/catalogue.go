@@ -204,8 +204,11 @@ func Catalogue() []Service {
 		airflowInit,
 		apiserver,
 		airflow("airflow-scheduler", 1536, 768),
-		airflow("airflow-dag-processor", 1024, 512),
-		airflow("airflow-triggerer", 1024, 512),
+		// Measured on the real image (docs/performance.md): peaks of 175 and 249 MiB with
+		// job_alive.py as the healthcheck. `airflow jobs check` needed 1g beside them, as
+		// checks piled up on a loaded machine; 768m leaves three times the peak for DAGs.
+		airflow("airflow-dag-processor", 768, 384),
+		airflow("airflow-triggerer", 768, 384),
 		{Name: "spark-master", Component: CompSpark, Image: imageSpark, ImageBytes: 1200 << 20, Build: "spark",
 			Limit: fixed(768), Minimum: fixed(512), Timeout: 2 * time.Minute,
 			Ports: []Port{
