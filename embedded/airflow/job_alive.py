@@ -45,7 +45,10 @@ def main(argv):
     where = "on " + hostname if hostname else "on any host"
     threshold = float(os.environ.get(THRESHOLDS[job_type]) or 30)
     try:
-        url = libpq_url(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        conn_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+        if not conn_url:
+            raise ValueError("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is not set")
+        url = libpq_url(conn_url)
         # Bounded: Engine 20.10 does not stop a check that overruns its timeout.
         conn = psycopg2.connect(url, connect_timeout=5, options="-c statement_timeout=5000",
                                 application_name="dataeco-job-alive")
@@ -60,7 +63,7 @@ def main(argv):
                 alive, age = cur.fetchone()
         finally:
             conn.close()
-    except (KeyError, ValueError, psycopg2.Error) as e:
+    except (ValueError, psycopg2.Error) as e:
         print("%s %s: cannot ask the metadata database: %s" % (job_type, where, str(e).strip()), file=sys.stderr)
         return 1
     if alive == 0:
