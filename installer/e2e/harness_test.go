@@ -93,13 +93,20 @@ func standinRegistry(t *testing.T) string {
 	return e2e.registry
 }
 
+// freePort finds a free loopback port for a registry the tests start as another process. It
+// looks below 32768 (12600-12699), outside the range the kernel hands out for outgoing
+// connections: a port the kernel picked for us could be taken by an outgoing connection
+// between this check and the registry's bind.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for port := 12600; port < 12700; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port on 127.0.0.1 in 12600-12699")
 }
 
 func setupRegistry() error {

@@ -158,12 +158,13 @@ func (s *Stack) up(ctx context.Context, timeout func(string) time.Duration) erro
 	upErr := make(chan error, 1)
 	go func() {
 		// Compose's up, in its two halves: create (which brings every container, network and
-		// volume in line with the file) and start, which on a stack already up only walks
-		// the dependency chain half a second per level. So start is left out when, once
-		// everything is in line, every service is running and ready already.
+		// volume in line with the file), then start, by the launcher: each service as soon as
+		// its dependencies are ready (see launcher). Start is left out when, once everything
+		// is in line, every service is running and ready already.
 		err := s.svc.Create(upCtx, p, api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged})
 		if err == nil && !s.allReady(upCtx, p) {
-			err = s.svc.Start(upCtx, p.Name, api.StartOptions{Project: p})
+			l := &launcher{docker: s.Docker, compose: s.svc, project: p, probes: newProber(s.Docker.API), tick: time.Second}
+			err = l.run(upCtx)
 		}
 		upErr <- err
 	}()

@@ -80,7 +80,7 @@ func zookeeperServe(ctx context.Context) error {
 			return
 		}
 		logf("four-letter word %q from %s", word, c.RemoteAddr())
-		c.Write([]byte(zkReply(word, unhealthy())))
+		c.Write([]byte(zkReply(word, notReady())))
 	})
 }
 

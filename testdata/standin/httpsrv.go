@@ -25,12 +25,12 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// withCommon logs each request and, when STANDIN_UNHEALTHY is set, answers
-// every request with 503.
+// withCommon logs each request and, when STANDIN_UNHEALTHY is set or
+// STANDIN_READY_AFTER has not elapsed yet, answers every request with 503.
 func withCommon(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
-		if unhealthy() {
+		if notReady() {
 			rec.Header().Set("Content-Type", "application/json")
 			rec.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(rec, "{\"error_code\":50301,\"message\":%q}\n", unhealthyMsg)

@@ -168,6 +168,25 @@ func unhealthy() bool {
 	return v != "" && v != "0" && v != "false" && v != "no"
 }
 
+// processStart is when this process began: STANDIN_READY_AFTER counts from it.
+var processStart = time.Now()
+
+// readyAfter is the STANDIN_READY_AFTER knob: how long after its start the server's health
+// answers keep failing (0 when unset).
+func readyAfter() time.Duration {
+	d, err := time.ParseDuration(strings.TrimSpace(os.Getenv("STANDIN_READY_AFTER")))
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// notReady reports whether a server's health answer must fail now: the STANDIN_UNHEALTHY
+// knob, or STANDIN_READY_AFTER not yet elapsed since the server started.
+func notReady() bool {
+	return unhealthy() || time.Since(processStart) < readyAfter()
+}
+
 const unhealthyMsg = "standin: unhealthy by STANDIN_UNHEALTHY"
 
 // failUnhealthy prints the knob's message for a fake tool and reports
@@ -222,6 +241,9 @@ func runServer(role, dataDir string, body func(ctx context.Context) error) int {
 	}
 	if unhealthy() {
 		logf("STANDIN_UNHEALTHY is set: health answers will fail")
+	}
+	if d := readyAfter(); d > 0 {
+		logf("STANDIN_READY_AFTER=%s: health answers fail until %s", d, processStart.Add(d).UTC().Format("15:04:05.000"))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

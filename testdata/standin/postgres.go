@@ -188,7 +188,7 @@ func (s *pgServer) handleConn(c net.Conn) {
 		}
 		switch req.Op {
 		case "ping":
-			if unhealthy() {
+			if notReady() {
 				enc.Encode(pgResponse{Error: unhealthyMsg})
 			} else {
 				enc.Encode(pgResponse{OK: true})
