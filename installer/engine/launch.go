@@ -74,8 +74,7 @@ type startDone struct {
 // run starts every service of the project once its dependencies are ready, and returns when
 // every Start has returned, or at the first that failed. It looks again whenever a probe
 // passes or the engine reports a container's start, exit or health, and at least every tick.
-// Probes go on under ctx after it returns: the waiter still needs them for the services
-// nothing depends on.
+// Probes already running go on under ctx after it returns, each until its first pass.
 func (l *launcher) run(ctx context.Context) error {
 	pending := map[string]bool{}
 	for name := range l.project.Services {
@@ -93,7 +92,7 @@ func (l *launcher) run(ctx context.Context) error {
 	passes := l.probes.Passes()
 	for len(pending) > 0 || inFlight > 0 {
 		if len(pending) > 0 {
-			states, err := l.states(ctx, started)
+			states, err := l.states(ctx, started, pending)
 			if err != nil {
 				return err
 			}
@@ -118,7 +117,7 @@ func (l *launcher) run(ctx context.Context) error {
 			}
 			started[d.service] = true
 			// Probe it at once: its dependents wait for nothing else.
-			if _, err := l.states(ctx, started); err != nil {
+			if _, err := l.states(ctx, started, pending); err != nil {
 				return err
 			}
 		case <-passes:
@@ -153,8 +152,11 @@ func (l *launcher) ready(name string, states map[string]depState) bool {
 }
 
 // states reads the containers of the services started so far (one list, one inspect each)
-// and sets a probe on each running one whose health is not known yet.
-func (l *launcher) states(ctx context.Context, started map[string]bool) (map[string]depState, error) {
+// and sets a probe on each running one whose health is not known yet and that a service
+// still to start waits for. A service nothing waits on is left to the engine's checks: the
+// install ends on those anyway, and on the real images probes of such services (Airflow's,
+// the streaming job's) only took CPU from the start-ups on the critical path.
+func (l *launcher) states(ctx context.Context, started, pending map[string]bool) (map[string]depState, error) {
 	states := map[string]depState{}
 	if len(started) == 0 {
 		return states, nil
@@ -179,12 +181,22 @@ func (l *launcher) states(ctx context.Context, started map[string]bool) (map[str
 		}
 		d := readState(st)
 		d.healthy = d.healthy || l.probes.Passed(c.ID, st.StartedAt)
-		if d.running && !d.healthy {
+		if d.running && !d.healthy && l.awaited(name, pending) {
 			l.probes.Watch(ctx, c.ID, st.StartedAt, svc.HealthCheck)
 		}
 		states[name] = d
 	}
 	return states, nil
+}
+
+// awaited says whether a service still to start waits for this one to be healthy.
+func (l *launcher) awaited(name string, pending map[string]bool) bool {
+	for p := range pending {
+		if cfg, ok := l.project.Services[p].DependsOn[name]; ok && cfg.Condition == types.ServiceConditionHealthy {
+			return true
+		}
+	}
+	return false
 }
 
 // readState is a started container's state as the launcher needs it.

@@ -94,6 +94,33 @@ func TestLauncherReady(t *testing.T) {
 	}
 }
 
+// TestLauncherAwaited: only a service that something still to start waits for, healthy, is
+// worth probing.
+func TestLauncherAwaited(t *testing.T) {
+	t.Parallel()
+	l := &launcher{project: loadDefault(t, nil)}
+	for _, tt := range []struct {
+		name    string
+		pending []string
+		want    bool
+	}{
+		{"zookeeper", []string{"broker"}, true},
+		{"zookeeper", nil, false},                       // everything started
+		{"broker", []string{"kafka-init"}, true},        // the topic job waits for a healthy broker
+		{"kafka-init", []string{"spark-stream"}, false}, // waited for, but to complete, not healthy
+		{"airflow-apiserver", []string{"spark-stream"}, false},
+		{"cassandra", []string{"airflow-scheduler"}, false},
+	} {
+		pending := map[string]bool{}
+		for _, p := range tt.pending {
+			pending[p] = true
+		}
+		if got := l.awaited(tt.name, pending); got != tt.want {
+			t.Errorf("awaited(%s, pending %v) = %v, want %v", tt.name, tt.pending, got, tt.want)
+		}
+	}
+}
+
 func withDep(s types.ServiceConfig, name string, d types.ServiceDependency) types.ServiceConfig {
 	s.DependsOn = types.DependsOnConfig{name: d}
 	return s
@@ -158,7 +185,9 @@ func TestProbeGap(t *testing.T) {
 		took, want time.Duration
 	}{
 		{5 * time.Millisecond, minGap},
-		{2 * time.Second, 2 * time.Second},
+		{50 * time.Millisecond, minGap}, // 4 × 50 ms is less
+		{2 * time.Second, 8 * time.Second},
+		{3 * time.Second, interval},
 		{30 * time.Second, interval},
 	} {
 		if got := probeGap(tt.took, minGap, interval); got != tt.want {
