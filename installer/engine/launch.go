@@ -3,7 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -96,7 +97,7 @@ func (l *launcher) run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			for _, name := range sortedKeys(pending) {
+			for _, name := range slices.Sorted(maps.Keys(pending)) {
 				if !l.ready(name, states) {
 					continue
 				}
@@ -203,13 +204,4 @@ func (l *launcher) awaited(name string, pending map[string]bool) bool {
 func readState(st *container.State) depState {
 	return depState{started: true, running: st.Running && !st.Restarting, exited: st.Status == "exited", code: st.ExitCode,
 		healthy: st.Health != nil && st.Health.Status == "healthy"}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
