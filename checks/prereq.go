@@ -114,11 +114,13 @@ func checkEngine(_ context.Context, env *Env) Result {
 
 var composeVersionRE = regexp.MustCompile(`v?(\d+\.\d+(\.\d+)?)`)
 
-// checkCompose looks for the compose the user would run by hand on ~/.dataeco: the docker
+// composeCLI is a compose the user can run by hand, and its version.
+type composeCLI struct{ name, version string }
+
+// composeCLIs finds the composes the user would run by hand on ~/.dataeco: the docker
 // compose plugin and the standalone docker-compose. dataeco itself carries Compose inside.
-func checkCompose(ctx context.Context, env *Env) Result {
-	type found struct{ name, version string }
-	var have []found
+func composeCLIs(ctx context.Context, env *Env) []composeCLI {
+	var have []composeCLI
 	try := func(label, bin string, args ...string) {
 		if _, err := env.LookPath(bin); err != nil {
 			return
@@ -134,11 +136,17 @@ func checkCompose(ctx context.Context, env *Env) Result {
 			return
 		}
 		if m := composeVersionRE.FindStringSubmatch(string(out)); m != nil {
-			have = append(have, found{label, m[1]})
+			have = append(have, composeCLI{label, m[1]})
 		}
 	}
 	try("docker compose", "docker", "compose", "version", "--short")
 	try("docker-compose", "docker-compose", "version", "--short")
+	return have
+}
+
+// checkCompose reports the composes the user can manage the install dir with.
+func checkCompose(ctx context.Context, env *Env) Result {
+	have := composeCLIs(ctx, env)
 	r := Result{Details: map[string]string{}}
 	var parts []string
 	best := ""
@@ -160,6 +168,31 @@ func checkCompose(ctx context.Context, env *Env) Result {
 		r.Status, r.Message = Pass, strings.Join(parts, ", ")
 	}
 	return r
+}
+
+// The healthcheck key start_interval (checks every start_interval during start_period rather
+// than every interval) is run by the engine from API 1.44 (Engine 25) and read by Compose from
+// v2.20.2; docker-compose 1.x and older v2 refuse a file that has it.
+const (
+	StartIntervalAPI     = "1.44"
+	StartIntervalCompose = "2.20.2"
+)
+
+// HealthStartInterval says whether the compose file may carry start_interval on this machine:
+// the engine runs it and no compose on the PATH refuses it (the file must stay usable by
+// hand). blocker names what stands in the way when the engine would run it; it is empty when
+// the engine is older, the usual case, or unknown. The composes are only looked for on a new
+// enough engine, so an older one costs nothing.
+func HealthStartInterval(ctx context.Context, env *Env) (ok bool, blocker string) {
+	if env.Engine == nil || versionLess(env.Engine.Facts.APIVersion, StartIntervalAPI) {
+		return false, ""
+	}
+	for _, c := range composeCLIs(ctx, env) {
+		if versionLess(c.version, StartIntervalCompose) {
+			return false, fmt.Sprintf("%s %s refuses the key (it needs %s or newer)", c.name, c.version, StartIntervalCompose)
+		}
+	}
+	return true, ""
 }
 
 // checkResources compares the engine's CPUs and memory with what the chosen services need.

@@ -419,3 +419,58 @@ func TestFreePorts(t *testing.T) {
 		})
 	}
 }
+
+func TestHealthStartInterval(t *testing.T) {
+	t.Parallel()
+	composes := func(plugin, standalone string) func(*Env) {
+		return func(e *Env) {
+			e.LookPath = func(b string) (string, error) {
+				if (b == "docker" && plugin == "") || (b == "docker-compose" && standalone == "") {
+					return "", errors.New("not found")
+				}
+				return "/usr/bin/" + b, nil
+			}
+			e.Exec = func(_ context.Context, name string, _ ...string) ([]byte, error) {
+				if name == "docker" {
+					return []byte(plugin), nil
+				}
+				return []byte(standalone), nil
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		api     string
+		mutate  func(*Env)
+		want    bool
+		blocker string
+	}{
+		{"engine 20.10 never asks the composes", "1.41", func(e *Env) {
+			e.LookPath = func(string) (string, error) {
+				t.Error("looked for a compose on an old engine")
+				return "", errors.New("no")
+			}
+		}, false, ""},
+		{"engine 25 with no compose", "1.44", composes("", ""), true, ""},
+		{"engine 25 with plugin 2.40", "1.44", composes("v2.40.3\n", ""), true, ""},
+		{"engine 27 with docker-compose 1.29 beside the plugin", "1.47", composes("2.40.3", "1.29.2"), false, "docker-compose 1.29.2 refuses"},
+		{"plugin before 2.20.2", "1.45", composes("2.20.1", ""), false, "docker compose 2.20.1 refuses"},
+		{"plugin 2.20.2", "1.45", composes("2.20.2", ""), true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := testEnv(tt.mutate)
+			env.Engine.Facts.APIVersion = tt.api
+			ok, blocker := HealthStartInterval(context.Background(), env)
+			if ok != tt.want || !strings.Contains(blocker, tt.blocker) || (tt.blocker == "" && blocker != "") {
+				t.Errorf("got %v %q, want %v %q", ok, blocker, tt.want, tt.blocker)
+			}
+		})
+	}
+	env := testEnv(nil)
+	env.Engine = nil
+	if ok, _ := HealthStartInterval(context.Background(), env); ok {
+		t.Error("an unreachable engine counts as one that runs start_interval")
+	}
+}

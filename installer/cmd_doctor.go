@@ -175,7 +175,7 @@ func writeBundle(ctx context.Context, path string, r DoctorReport, st *installSt
 	if err := b.addJSON("doctor.json", r); err != nil {
 		return err
 	}
-	for _, name := range []string{model.AnswersFile, model.ComposeFile} {
+	for _, name := range []string{model.AnswersFile, model.ComposeFile, model.EngineFile} {
 		if data, err := os.ReadFile(filepath.Join(st.dir, name)); err == nil {
 			if err := b.add(name, data); err != nil {
 				return err

@@ -65,6 +65,9 @@ func (a *App) runInstall(c *cli.Context) error {
 	if err := model.WriteCACerts(def.Dir, def.Inputs.CACerts); err != nil {
 		return err
 	}
+	if err := model.WriteEngineFacts(def.Dir, def.Inputs); err != nil {
+		return err
+	}
 	a.status("Wrote %s", filepath.Join(def.Dir, model.ComposeFile))
 	a.status("Starting services in dependency order")
 	if err := a.bringUp(ctx, stack, timeouts(c), c.Bool("keep-on-failure"), "install"); err != nil {
@@ -115,6 +118,7 @@ func (a *App) prepareInstall(c *cli.Context) (*model.Definition, *engine.Docker,
 	if err != nil {
 		return nil, nil, err
 	}
+	a.engineInputs(c.Context, docker, &in, saved == nil)
 	def, err := a.define(c, docker, dir, saved, given, secrets, in)
 	if err != nil {
 		docker.Close()
@@ -221,6 +225,27 @@ func (a *App) installInputs(c *cli.Context, dir string, first bool) (model.Input
 		}
 	}
 	return in, err
+}
+
+// engineInputs puts in what this engine and the composes on this machine accept in the
+// compose file, and says so when that changes the file (the first time, or after Docker was
+// upgraded): the cheap healthchecks get a start_interval where the engine runs it, unless a
+// compose here would refuse the file.
+func (a *App) engineInputs(ctx context.Context, docker *engine.Docker, in *model.Inputs, first bool) {
+	was := in.HealthStartInterval
+	ok, blocker := checks.HealthStartInterval(ctx, a.checkEnv(docker, nil))
+	in.HealthStartInterval = ok
+	switch {
+	case ok && first:
+		a.status("Engine %s runs healthchecks every second while services start (start_interval in the file)", docker.Facts.Version)
+	case ok && !was:
+		a.status("Engine %s runs healthchecks every second while services start: the file now has start_interval, "+
+			"so the services with a quick healthcheck are recreated once (their data is kept)", docker.Facts.Version)
+	case blocker != "" && (first || was):
+		a.status("Note: engine %s could check health every second while services start (start_interval), but %s; "+
+			"with Compose %s or newer (the docker compose plugin) and no older docker-compose on the PATH, the next install adds it",
+			docker.Facts.Version, blocker, checks.StartIntervalCompose)
+	}
 }
 
 // lockAndFetch runs the prerequisite checks, takes the install dir's lock (creating the

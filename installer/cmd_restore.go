@@ -52,15 +52,15 @@ func (a *App) runRestore(c *cli.Context) error {
 		return hint.New("restore into another --dir, or add --force to replace this install's data with the archive's",
 			fmt.Errorf("%s already holds an install (project %s)", dir, existing.Project))
 	}
-	def, err := a.restoredDefinition(c, b, dir)
-	if err != nil {
-		return err
-	}
 	docker, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer docker.Close()
+	def, err := a.restoredDefinition(c, docker, b, dir)
+	if err != nil {
+		return err
+	}
 	if err := projectFree(ctx, docker, def.Project.Name, existing); err != nil {
 		return err
 	}
@@ -104,8 +104,8 @@ func projectFree(ctx context.Context, docker *engine.Docker, project string, exi
 }
 
 // restoredDefinition defines the install the archive holds: its answers (under --project
-// when given), its credentials and its package lists.
-func (a *App) restoredDefinition(c *cli.Context, b *model.Backup, dir string) (*model.Definition, error) {
+// when given), its credentials and its package lists, with what this engine accepts.
+func (a *App) restoredDefinition(c *cli.Context, docker *engine.Docker, b *model.Backup, dir string) (*model.Definition, error) {
 	ans, err := model.ParseAnswers(b.Files[model.AnswersFile])
 	if err != nil {
 		return nil, hint.New("the archive's answers.yaml is not one this dataeco reads", err)
@@ -131,6 +131,7 @@ func (a *App) restoredDefinition(c *cli.Context, b *model.Backup, dir string) (*
 	if o, ok := b.Files[model.OverrideFile]; ok {
 		in.Override = o
 	}
+	a.engineInputs(c.Context, docker, &in, true)
 	return a.renderer().DefineWith(c.Context, dir, ans, sec, in)
 }
 
@@ -213,6 +214,9 @@ func swapVolume(ctx context.Context, stack *engine.Stack, name, image string, la
 // answers with the project chosen), then what install writes.
 func writeRestored(def *model.Definition, b *model.Backup) error {
 	if err := model.WriteInstall(def.Dir, def.Answers, def.Secrets, def.Compose); err != nil {
+		return err
+	}
+	if err := model.WriteEngineFacts(def.Dir, def.Inputs); err != nil {
 		return err
 	}
 	for _, f := range []string{model.RequirementsFile, model.SparkPackagesFile, model.CACertsFile, model.OverrideFile} {

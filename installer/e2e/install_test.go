@@ -150,6 +150,15 @@ func TestIntegrationInstallLifecycle(t *testing.T) {
 		t.Errorf("docker-compose ps in the install dir: %v\n%s", err, out)
 	}
 
+	// Engine 20.10 runs no start_interval: install recorded what it found, and the file (which
+	// docker-compose 1.29 just read) carries none.
+	if _, err := os.Stat(filepath.Join(dir, model.EngineFile)); err != nil {
+		t.Errorf("install wrote no %s: %v", model.EngineFile, err)
+	}
+	if in, err := model.ReadInputs(dir); err != nil || in.HealthStartInterval {
+		t.Errorf("%s on Engine 20.10: start_interval %v, %v", model.EngineFile, in.HealthStartInterval, err)
+	}
+
 	// The install dir holds private credentials and a compose file without them.
 	if fi, err := os.Stat(filepath.Join(dir, ".env")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf(".env: %v, mode %v", err, fi.Mode())

@@ -56,11 +56,14 @@ type Inputs struct {
 	// Hostname is this machine's name, advertised when the stack listens on every address
 	// and the user named no --advertise host.
 	Hostname string
+	// HealthStartInterval: the engine runs a healthcheck's start_interval and no compose on
+	// this machine refuses the key, so the cheap checks carry one (EngineFile keeps it).
+	HealthStartInterval bool
 }
 
 // ReadInputs reads the user's files from dir (requirements.txt, spark-packages.txt, the CA
-// certificates and docker-compose.override.yml; missing files are empty) and this machine's
-// host name.
+// certificates and docker-compose.override.yml; missing files are empty), what install found
+// of the engine (EngineFile) and this machine's host name.
 func ReadInputs(dir string) (Inputs, error) {
 	var u Inputs
 	u.Hostname, _ = os.Hostname()
@@ -71,7 +74,7 @@ func ReadInputs(dir string) (Inputs, error) {
 		}
 		*dst = b
 	}
-	return u, nil
+	return u, readEngineFacts(dir, &u)
 }
 
 // CheckInputs reads the user's package lists in dir and refuses what cannot be built, before

@@ -32,6 +32,9 @@ type renderData struct {
 	Guarded bool
 	// The pipeline's names, from the pipeline package.
 	Topic, Keyspace, Table, App string
+	// StartInterval is the cheap healthchecks' start_interval; empty: the engine or a
+	// compose here would not take the key (Inputs.HealthStartInterval).
+	StartInterval string
 }
 
 // Render produces the compose file for the answers and the user's files from the embedded
@@ -60,6 +63,9 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		Subnet:           a.Subnet,
 		Guarded:          a.Guarded(),
 		Topic:            pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, App: pipeline.App,
+	}
+	if user.HealthStartInterval {
+		data.StartInterval = startInterval
 	}
 	tmpl, err := template.New("compose").Funcs(templateFuncs(a, builds)).Option("missingkey=error").Parse(source)
 	if err != nil {
