@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -23,11 +24,50 @@ const (
 	MinAPIVersion  = "1.41"
 )
 
-// EngineTarget says where the client looked for the daemon, for the message.
+// EngineTarget says where the client looked for the daemon and how it talks to it.
 type EngineTarget struct {
 	Host    string // e.g. unix:///var/run/docker.sock or tcp://...
 	Context string // docker context name
 	FromEnv bool   // DOCKER_HOST was set
+	// TLS: the connection is TLS (DOCKER_TLS, DOCKER_TLS_VERIFY or the context's); Verified:
+	// the engine's certificate is checked against the CA.
+	TLS, Verified bool
+}
+
+// RemoteHost is the machine the engine runs on when that is not this one, as the endpoint
+// names it (tcp://HOST:PORT, ssh://USER@HOST): the engine publishes the stack's ports there.
+// It is empty for a local socket or pipe (Docker Desktop's too: it forwards published ports to
+// this machine) and for an address of this machine's loopback.
+func (t EngineTarget) RemoteHost() string {
+	u, err := url.Parse(t.Host)
+	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssh" && u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); h == "" || h == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return h
+}
+
+// Via says how the client reaches the engine, for messages: "unix socket", "TCP with TLS,
+// verified", "SSH".
+func (t EngineTarget) Via() string {
+	switch u, _ := url.Parse(t.Host); {
+	case u == nil:
+		return "unknown"
+	case u.Scheme == "ssh":
+		return "SSH"
+	case u.Scheme == "unix":
+		return "unix socket"
+	case u.Scheme == "npipe":
+		return "named pipe"
+	case t.TLS && t.Verified:
+		return "TCP with TLS, the engine's certificate verified"
+	case t.TLS:
+		return "TCP with TLS, the engine's certificate NOT verified (DOCKER_TLS_VERIFY unset)"
+	}
+	return "TCP without TLS: anyone who reaches the port controls the engine"
 }
 
 // DockerUnreachable classifies why the daemon could not be reached, because the fix differs:
@@ -91,6 +131,8 @@ type EngineFacts struct {
 	Context       string
 	Rootless      bool
 	Podman        bool
+	// Target is where and how the client reached it.
+	Target EngineTarget
 }
 
 // Flavour names the kind of engine, which decides where resources and sockets are configured.
@@ -116,6 +158,15 @@ func EngineVersion(f EngineFacts) Result {
 			"context": f.Context, "flavour": f.Flavour(),
 		}}
 	summary := fmt.Sprintf("%s %s (API %s, %s/%s, context %s)", f.Flavour(), f.Version, f.APIVersion, f.OS, f.Arch, f.Context)
+	if f.Target.Host != "" {
+		r.Details["endpoint"], r.Details["via"] = f.Target.Host, f.Target.Via()
+		if h := f.Target.RemoteHost(); h != "" {
+			r.Details["remote_host"] = h
+			summary += fmt.Sprintf(" at %s over %s; on another machine, %s, which publishes the stack's ports", f.Target.Host, f.Target.Via(), h)
+		} else if !strings.HasPrefix(f.Target.Host, "unix://") && !strings.HasPrefix(f.Target.Host, "npipe://") {
+			summary += fmt.Sprintf(" at %s over %s", f.Target.Host, f.Target.Via())
+		}
+	}
 	if f.Podman {
 		// Podman reports its own version; the API level is what matters.
 		if versionLess(f.APIVersion, MinAPIVersion) {
@@ -133,6 +184,11 @@ func EngineVersion(f EngineFacts) Result {
 		return r
 	}
 	r.Status, r.Message = Pass, summary
+	if h := f.Target.RemoteHost(); h != "" && !f.Target.TLS && !strings.HasPrefix(f.Target.Host, "ssh://") {
+		r.Status = Warn
+		r.Message += ": it takes commands without TLS, so anyone who reaches " + f.Target.Host + " controls that machine"
+		r.Fix = "protect the engine's socket with TLS (dockerd --tlsverify, then DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH here) or reach it over SSH (DOCKER_HOST=ssh://USER@" + h + ")"
+	}
 	return r
 }
 

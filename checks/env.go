@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"net"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -131,4 +132,14 @@ func containerHoldsPort(c container.Summary, port int) bool {
 		}
 	}
 	return false
+}
+
+// Loopback says whether every planned port is published on a loopback address only.
+func (p Plan) Loopback() bool {
+	for _, n := range p.Ports {
+		if ip := net.ParseIP(strings.Trim(n.HostIP, "[]")); ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return len(p.Ports) > 0
 }

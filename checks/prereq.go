@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -338,7 +339,16 @@ func checkPorts(ctx context.Context, env *Env) Result {
 
 // newPortScan scans every port of the plan.
 func newPortScan(ctx context.Context, env *Env) *portScan {
-	sc := &portScan{ctx: ctx, env: env, eph: ephemeralRange(env), taken: map[int]bool{}, containers: runningContainers(ctx, env)}
+	sc := &portScan{ctx: ctx, env: env, taken: map[int]bool{}, containers: runningContainers(ctx, env)}
+	if e := env.Engine; e != nil && e.Facts.Target.RemoteHost() != "" {
+		// The engine publishes the ports on its own machine. From here dataeco can neither bind
+		// there nor see that machine's processes or port range: what it sees is the engine's
+		// containers, whose published ports stand in for the binds.
+		remote := *env
+		remote.Listen, remote.PortOwner, remote.EphemeralPorts = sc.containerBind, nil, nil
+		sc.env, sc.remote = &remote, e.Facts.Target.RemoteHost()
+	}
+	sc.eph = ephemeralRange(sc.env)
 	for _, p := range env.Plan.Ports {
 		sc.taken[p.Port] = true
 	}
@@ -352,7 +362,8 @@ func newPortScan(ctx context.Context, env *Env) *portScan {
 type portScan struct {
 	ctx        context.Context
 	env        *Env
-	settled    bool // the engine's starts in flight were waited for (settle)
+	remote     string // the engine's machine, when it is not this one
+	settled    bool   // the engine's starts in flight were waited for (settle)
 	eph        portRange
 	taken      map[int]bool // planned or suggested: never suggested again
 	containers []containerOwner
@@ -400,6 +411,23 @@ func runningContainers(ctx context.Context, env *Env) []containerOwner {
 	}
 	return out
 }
+
+// containerBind stands in for a bind on a remote engine's machine: the port is taken when one
+// of the engine's running containers publishes it.
+func (sc *portScan) containerBind(_, address string) (net.Listener, error) {
+	_, port, _ := net.SplitHostPort(address)
+	n, _ := strconv.Atoi(port)
+	for _, c := range sc.containers {
+		if containerHoldsPort(c.summary, n) {
+			return nil, fmt.Errorf("port %d is published by container %s on the engine's machine", n, c.name)
+		}
+	}
+	return nopListener{}, nil
+}
+
+type nopListener struct{ net.Listener }
+
+func (nopListener) Close() error { return nil }
 
 // suggest picks a port to move p to, once, and records the move.
 func (sc *portScan) suggest(p PortNeed, why string) string {
@@ -553,6 +581,17 @@ func (sc *portScan) result() Result {
 		r.Status, r.Message = Pass, fmt.Sprintf("%d ports free or held by this install's own containers (%s)", n, strings.Join(sc.own, ", "))
 	default:
 		r.Status, r.Message = Pass, fmt.Sprintf("all %d ports are free", n)
+	}
+	if sc.remote != "" {
+		r.Details["remote_host"] = sc.remote
+		r.Message += fmt.Sprintf(" of the engine's containers on %s, where it publishes them; a program there outside Docker "+
+			"cannot be seen from here (the engine names the port if one holds it when the service starts)", sc.remote)
+		if r.Status == Pass && sc.env.Plan.Loopback() {
+			r.Status = Warn
+			r.Message += fmt.Sprintf(", and they are published on the loopback of %s, which this machine cannot reach", sc.remote)
+			r.Fix = fmt.Sprintf("to reach the stack from here, install with --listen 0.0.0.0 (the ports then require the generated credentials), "+
+				"or tunnel each port over SSH (`ssh -N -L PORT:127.0.0.1:PORT %s`)", sc.remote)
+		}
 	}
 	return r
 }

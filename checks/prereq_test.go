@@ -234,6 +234,27 @@ func TestPrerequisiteChecks(t *testing.T) {
 			e.Engine.API = &fakeEngine{starting: []container.Summary{{ID: "b1", Names: []string{"/dataeco-broker-1"}, State: container.StateCreated,
 				Labels: map[string]string{"com.docker.compose.project": "dataeco"}, Ports: []container.PortSummary{{PublicPort: 9092}}}}}
 		}, Pass, "held by this install's own containers (9092)", ""},
+		// A remote engine publishes on its own machine: a port taken only here passes, a port a
+		// container there publishes is a conflict, and loopback ports there are out of reach.
+		{"remote: a port taken only on this machine passes", checkPorts, func(e *Env) {
+			e.Engine.Facts.Target = EngineTarget{Host: "tcp://10.1.2.3:2376", TLS: true, Verified: true}
+			e.Listen = inUse
+			e.PortOwner = func(int) (Proc, bool) { t.Error("asked this machine who holds a port of a remote engine"); return Proc{}, false }
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "0.0.0.0", Port: 9092, Flag: "kafka-port"}}
+		}, Pass, "all 1 ports are free of the engine's containers on 10.1.2.3", ""},
+		{"remote: a port a container publishes there conflicts", checkPorts, func(e *Env) {
+			e.Engine.Facts.Target = EngineTarget{Host: "ssh://me@build-box"}
+			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},
+				Ports: []container.PortSummary{{PublicPort: 9092}}}}}
+			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "0.0.0.0", Port: 9092, Flag: "kafka-port"}}
+		}, Fail, "port 9092 (broker) is taken by container kafka-old", "--kafka-port 19092"},
+		{"remote: loopback ports there are out of reach from here", checkPorts, func(e *Env) {
+			e.Engine.Facts.Target = EngineTarget{Host: "tcp://server.example:2376", TLS: true, Verified: true}
+		}, Warn, "published on the loopback of server.example", "--listen 0.0.0.0"},
+		{"a loopback tcp engine is local", checkPorts, func(e *Env) {
+			e.Engine.Facts.Target = EngineTarget{Host: "tcp://127.0.0.1:2375"}
+			e.Listen = inUse
+		}, Fail, "port 9092 (broker) is taken by another program", ""},
 
 		{"images built for the arch", checkImages, func(e *Env) {
 			e.Engine.API = &fakeEngine{platforms: map[string][]string{"confluentinc/cp-server:7.9.9": {"amd64", "arm64"},
@@ -472,5 +493,43 @@ func TestHealthStartInterval(t *testing.T) {
 	env.Engine = nil
 	if ok, _ := HealthStartInterval(context.Background(), env); ok {
 		t.Error("an unreachable engine counts as one that runs start_interval")
+	}
+}
+
+func TestEngineTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		target      EngineTarget
+		remote, via string
+		status      Status
+		msgHas      string
+	}{
+		{EngineTarget{Host: "unix:///var/run/docker.sock"}, "", "unix socket", Pass, "context default)"},
+		{EngineTarget{Host: "npipe:////./pipe/docker_engine"}, "", "named pipe", Pass, "context default)"},
+		{EngineTarget{Host: "tcp://127.0.0.1:2375"}, "", "TCP without TLS", Pass, "at tcp://127.0.0.1:2375 over TCP"},
+		{EngineTarget{Host: "tcp://localhost:2376", TLS: true, Verified: true}, "", "TCP with TLS, the engine's certificate verified", Pass, ""},
+		{EngineTarget{Host: "tcp://10.0.0.5:2376", TLS: true, Verified: true}, "10.0.0.5", "verified", Pass, "on another machine, 10.0.0.5"},
+		{EngineTarget{Host: "tcp://[fd00::5]:2376", TLS: true}, "fd00::5", "NOT verified", Pass, "fd00::5"},
+		{EngineTarget{Host: "tcp://build.example:2375"}, "build.example", "without TLS", Warn, "without TLS, so anyone"},
+		{EngineTarget{Host: "ssh://me@build.example"}, "build.example", "SSH", Pass, "over SSH"},
+		{EngineTarget{Host: "ssh://me@127.0.0.1:2222"}, "", "SSH", Pass, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target.Host, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.target.RemoteHost(); got != tt.remote {
+				t.Errorf("RemoteHost() = %q, want %q", got, tt.remote)
+			}
+			if got := tt.target.Via(); !strings.Contains(got, tt.via) {
+				t.Errorf("Via() = %q, want it to say %q", got, tt.via)
+			}
+			r := EngineVersion(EngineFacts{Version: "27.3.1", APIVersion: "1.47", OS: "linux", Arch: "x86_64", Context: "default", Target: tt.target})
+			if r.Status != tt.status || !strings.Contains(r.Message, tt.msgHas) {
+				t.Errorf("got %s %q, want %s containing %q", r.Status, r.Message, tt.status, tt.msgHas)
+			}
+			if tt.status == Warn && !strings.Contains(r.Fix, "ssh://") {
+				t.Errorf("fix %q names no safer way in", r.Fix)
+			}
+		})
 	}
 }

@@ -232,6 +232,13 @@ func (a *App) installInputs(c *cli.Context, dir string, first bool) (model.Input
 // upgraded): the cheap healthchecks get a start_interval where the engine runs it, unless a
 // compose here would refuse the file.
 func (a *App) engineInputs(ctx context.Context, docker *engine.Docker, in *model.Inputs, first bool) {
+	remote := docker.Facts.Target.RemoteHost()
+	if !first && remote != in.RemoteHost {
+		a.status("Note: the engine now runs on %s, where the install ran on %s: the stack starts there afresh, "+
+			"and its data stays in the volumes of the engine it left (`dataeco backup` there, `dataeco restore` here moves it)",
+			machine(remote), machine(in.RemoteHost))
+	}
+	in.RemoteHost = remote
 	was := in.HealthStartInterval
 	ok, blocker := checks.HealthStartInterval(ctx, a.checkEnv(docker, nil))
 	in.HealthStartInterval = ok
@@ -246,6 +253,14 @@ func (a *App) engineInputs(ctx context.Context, docker *engine.Docker, in *model
 			"with Compose %s or newer (the docker compose plugin) and no older docker-compose on the PATH, the next install adds it",
 			docker.Facts.Version, blocker, checks.StartIntervalCompose)
 	}
+}
+
+// machine names where an engine runs, for messages.
+func machine(remote string) string {
+	if remote == "" {
+		return "this machine"
+	}
+	return remote
 }
 
 // lockAndFetch runs the prerequisite checks, takes the install dir's lock (creating the

@@ -40,18 +40,28 @@ func (a *App) smokeCmd() *cli.Command {
 }
 
 func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.Duration) []checks.Result {
-	env := &checks.Env{Smoke: smokeTarget(def.Answers, def.Secrets, timeout)}
-	return checks.RunConcurrently(ctx, env, checks.SmokeChecks(), nil)
+	target, skip := smokeTarget(def.Answers, def.Secrets, timeout, def.Inputs.RemoteHost)
+	return checks.RunConcurrently(ctx, &checks.Env{Smoke: target}, checks.SmokeChecks(), skip)
 }
 
 // smokeTarget says where the installed stack answers from this machine: each endpoint of the
-// catalogue that serves a smoke check, at the address this machine reaches it on.
-func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duration) *checks.SmokeTarget {
+// catalogue that serves a smoke check, at the address this machine reaches it on (remote: the
+// engine's machine, when the ports are published on all its addresses). On a remote engine a
+// port published on loopback is on that machine's loopback: its check is skipped, saying why
+// (from here 127.0.0.1 is this machine, where another stack may answer in its stead).
+func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duration, remote string) (*checks.SmokeTarget, map[string]string) {
 	host := a.Listen
 	if host == "0.0.0.0" || host == "[::]" || host == "" {
 		host = "127.0.0.1"
+		if remote != "" {
+			host = remote
+			if strings.Contains(remote, ":") {
+				host = "[" + remote + "]"
+			}
+		}
 	}
 	t := &checks.SmokeTarget{Topic: pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, PipelineTimeout: pipelineTimeout}
+	skip := map[string]string{}
 	for _, p := range model.PortsOf(a) {
 		if p.Endpoint == nil || p.Endpoint.Smoke == "" {
 			continue
@@ -59,6 +69,23 @@ func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duratio
 		h := host
 		if ip := p.HostIP(a); ip != a.Listen {
 			h = ip // a local port, on loopback whatever the listen address
+		}
+		if remote != "" && ip(h).IsLoopback() {
+			why := fmt.Sprintf("%s is published on the loopback of %s, where the engine runs, out of reach from this machine; ", p.What, remote)
+			if a.Loopback() {
+				why += "install with --listen 0.0.0.0 to reach the stack from here (with the generated credentials), or run `dataeco smoke` on " + remote
+			} else {
+				why += "--expose " + p.Name() + " publishes it on " + a.Listen + ", or run `dataeco smoke` on " + remote
+			}
+			id := "smoke-" + p.Endpoint.Smoke
+			if p.Endpoint.Smoke == model.SmokeSparkUI {
+				id = checks.IDSmokeSpark
+			}
+			skip[id] = why
+			if id == checks.IDSmokeKafka || id == checks.IDSmokeCassandra {
+				skip[checks.IDSmokePipeline] = why
+			}
+			continue
 		}
 		addr := fmt.Sprintf("%s:%d", h, a.Ports[p.Key]) // IPv6 listen addresses keep their brackets
 		guarded := p.Guarded(a)
@@ -91,7 +118,7 @@ func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duratio
 	if stream, ok := model.Lookup("spark-stream"); ok && stream.On(a) {
 		t.SparkApp = pipeline.App
 	}
-	return t
+	return t, skip
 }
 
 func smokeError(results []checks.Result) error {

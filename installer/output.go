@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -61,6 +62,10 @@ func endpoints(def *model.Definition) []endpoint {
 		if ip := p.HostIP(a); ip != a.Listen {
 			h, note = ip, "this machine only; --expose "+p.Name()+" publishes it"
 		}
+		if r := def.Inputs.RemoteHost; r != "" && (ip(h).IsLoopback() || h == "localhost") {
+			// Published on the loopback of the engine's machine: reachable from here through SSH.
+			note = fmt.Sprintf("on %s's loopback; from here: ssh -N -L %d:127.0.0.1:%d %s", r, a.Ports[p.Key], a.Ports[p.Key], r)
+		}
 		url := fmt.Sprintf("%s:%d", h, a.Ports[p.Key])
 		if e.Scheme != "" {
 			url = e.Scheme + "://" + url
@@ -100,6 +105,10 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 	writeEndpoints(w, endpoints(def))
 	fmt.Fprintf(w, "\nCredentials: run `dataeco credentials` (kept in %s, mode 0600)\n", filepath.Join(def.Dir, model.EnvFile))
 	fmt.Fprintf(w, "Next: `dataeco status`, `dataeco logs SERVICE`, `dataeco stop` (keeps data)\n")
+	if r := def.Inputs.RemoteHost; r != "" && def.Answers.Loopback() {
+		fmt.Fprintf(w, "\nNote: the engine runs on %s and published the ports on its loopback: out of reach from this machine but through\n"+
+			"SSH (the commands above). To reach them from here, install with --listen 0.0.0.0: they then require the generated credentials.\n", r)
+	}
 	if !def.Answers.Loopback() {
 		fmt.Fprintf(w, "\nNote: ports are published on %s and reachable from your network, as %s (--advertise changes the name).\n",
 			def.Answers.Listen, def.Advertised())
@@ -354,3 +363,6 @@ func gibibytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
+
+// ip parses a host that may be an address, bracketed or not; nil when it is a name.
+func ip(host string) net.IP { return net.ParseIP(strings.Trim(host, "[]")) }

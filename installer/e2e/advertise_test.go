@@ -123,14 +123,23 @@ func TestIntegrationAdvertise(t *testing.T) {
 // name and the address of this machine's end, which the namespace reaches it by. Traffic
 // stays between the two.
 func otherMachine(t *testing.T) (ns, hostIP string) {
+	ns, hostIP, _ = netnsPair(t, "e2e", 213)
+	return ns, hostIP
+}
+
+// netnsPair makes a network namespace dataeco-TAG-N joined to this one by a veth pair on
+// 10.OCTET.N.0/30 (N from the test's process id), with its loopback up, and returns its name,
+// this machine's address on the pair and the namespace's. Each caller has a tag and octet of
+// its own, so namespaces of tests running at once do not meet.
+func netnsPair(t *testing.T, tag string, octet int) (ns, hostIP, nsIP string) {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("ip (iproute2) is needed: %v", err)
 	}
 	id := os.Getpid() % 200
-	ns = fmt.Sprintf("dataeco-e2e-%d", id)
-	hostIF, nsIF := fmt.Sprintf("dec%dh", id), fmt.Sprintf("dec%dn", id)
-	hostIP, nsIP := fmt.Sprintf("10.213.%d.1", id), fmt.Sprintf("10.213.%d.2", id)
+	ns = fmt.Sprintf("dataeco-%s-%d", tag, id)
+	hostIF, nsIF := fmt.Sprintf("d%s%dh", tag, id), fmt.Sprintf("d%s%dn", tag, id)
+	hostIP, nsIP = fmt.Sprintf("10.%d.%d.1", octet, id), fmt.Sprintf("10.%d.%d.2", octet, id)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -151,7 +160,7 @@ func otherMachine(t *testing.T) (ns, hostIP string) {
 	run("-n", ns, "addr", "add", nsIP+"/30", "dev", nsIF)
 	run("-n", ns, "link", "set", nsIF, "up")
 	run("-n", ns, "link", "set", "lo", "up")
-	return ns, hostIP
+	return ns, hostIP, nsIP
 }
 
 // fromOtherMachine runs this test binary inside the namespace as a client (see

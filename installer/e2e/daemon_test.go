@@ -67,6 +67,9 @@ type privateDaemon struct {
 	args []string
 	log  *os.File
 
+	// netns is the network namespace it runs in, when it plays another machine's engine.
+	netns string
+
 	cmd    *exec.Cmd
 	exited chan struct{}
 	// unforward removes the firewall rule that lets this daemon's containers reach each other.
@@ -236,6 +239,11 @@ func (d *privateDaemon) start() {
 
 func (d *privateDaemon) spawn() error {
 	cmd := exec.Command("dockerd", d.args...)
+	if d.netns != "" {
+		// nsenter joins the namespace's network only and then is dockerd (no fork), so the
+		// signals below reach the daemon itself.
+		cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns, "dockerd"}, d.args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	// Should the test binary die (a -timeout panic), the daemon stops its containers and goes.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

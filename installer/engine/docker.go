@@ -22,6 +22,7 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
+	"github.com/spf13/pflag"
 )
 
 // Docker is a connected engine: the docker CLI object Compose needs, its API client, and
@@ -63,15 +64,18 @@ func Probe(ctx context.Context, errOut io.Writer) (*Docker, *checks.Result, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the Docker client: %w", err)
 	}
-	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
+	if err := cli.Initialize(clientOptions()); err != nil {
 		return nil, nil, hint.Wrap(fmt.Errorf("reading the Docker configuration: %w", err),
-			"check DOCKER_HOST, DOCKER_CONTEXT and ~/.docker/config.json")
+			"check DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONTEXT and ~/.docker/config.json")
 	}
+	ep := cli.DockerEndpoint()
 	target := checks.EngineTarget{
-		Host:    cli.DockerEndpoint().Host,
+		Host:    ep.Host,
 		Context: cli.CurrentContext(),
 		FromEnv: os.Getenv("DOCKER_HOST") != "",
+		TLS:     ep.TLSData != nil || ep.SkipTLSVerify,
 	}
+	target.Verified = target.TLS && !ep.SkipTLSVerify
 	api := cli.Client()
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -95,6 +99,7 @@ func Probe(ctx context.Context, errOut io.Writer) (*Docker, *checks.Result, erro
 		Version: ver.Version, APIVersion: ver.APIVersion, OS: info.Info.OSType, Arch: info.Info.Architecture,
 		OperatingSys: info.Info.OperatingSystem, KernelVersion: info.Info.KernelVersion, Context: target.Context,
 		Podman: strings.Contains(strings.ToLower(ver.Platform.Name), "podman"),
+		Target: target,
 	}
 	for _, opt := range info.Info.SecurityOptions {
 		if strings.Contains(opt, "rootless") {
@@ -105,6 +110,18 @@ func Probe(ctx context.Context, errOut io.Writer) (*Docker, *checks.Result, erro
 		return nil, &res, nil
 	}
 	return &Docker{Cli: cli, API: api, Facts: facts, Info: info.Info, Host: target.Host}, nil, nil
+}
+
+// clientOptions are the docker CLI's options as its own flags leave them when none is given:
+// DOCKER_TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH taken in (their defaults read the
+// environment), which options made without the flags would ignore, talking plain HTTP to a
+// TLS engine.
+func clientOptions() *flags.ClientOptions {
+	opts := flags.NewClientOptions()
+	fs := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	opts.InstallFlags(fs)
+	opts.SetDefaultOptions(fs)
+	return opts
 }
 
 // Engine describes the engine for the checks.

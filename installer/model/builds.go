@@ -59,6 +59,18 @@ type Inputs struct {
 	// HealthStartInterval: the engine runs a healthcheck's start_interval and no compose on
 	// this machine refuses the key, so the cheap checks carry one (EngineFile keeps it).
 	HealthStartInterval bool
+	// RemoteHost is the machine the engine runs on when it is not this one (ssh:// or tcp://
+	// to another host; EngineFile keeps it): its ports are published there, not here.
+	RemoteHost string
+}
+
+// MachineName is the name of the machine the stack's ports are published on: the engine's
+// when it is remote, else this one's.
+func (u Inputs) MachineName() string {
+	if u.RemoteHost != "" {
+		return u.RemoteHost
+	}
+	return u.Hostname
 }
 
 // ReadInputs reads the user's files from dir (requirements.txt, spark-packages.txt, the CA

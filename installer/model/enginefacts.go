@@ -8,8 +8,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// EngineFile records what install found the engine and the composes on this machine accept in
-// the compose file. Every later command renders the same file from it (none of them asks the
+// EngineFile records what install found of the engine: what it and the composes on this
+// machine accept in the compose file, and the machine it runs on when that is another (whose
+// name the stack's addresses then carry). Every later command renders the same file from it (none of them asks the
 // machine again), and a backup leaves it out: a restore elsewhere finds out afresh.
 const EngineFile = "engine.yaml"
 
@@ -19,7 +20,8 @@ const EngineFile = "engine.yaml"
 const startInterval = "1s"
 
 type engineFacts struct {
-	HealthStartInterval bool `yaml:"health_start_interval"`
+	HealthStartInterval bool   `yaml:"health_start_interval"`
+	RemoteHost          string `yaml:"remote_host,omitempty"`
 }
 
 const engineFileHeader = "# Written by `dataeco install`: what this machine's Docker engine and compose commands accept\n" +
@@ -39,13 +41,13 @@ func readEngineFacts(dir string, in *Inputs) error {
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("%s in %s is damaged (run `dataeco install` to write it again): %w", EngineFile, dir, err)
 	}
-	in.HealthStartInterval = f.HealthStartInterval
+	in.HealthStartInterval, in.RemoteHost = f.HealthStartInterval, f.RemoteHost
 	return nil
 }
 
 // WriteEngineFacts records in dir what in says of the engine, for the commands after install.
 func WriteEngineFacts(dir string, in Inputs) error {
-	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval})
+	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost})
 	if err != nil {
 		return err
 	}

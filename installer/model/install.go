@@ -44,7 +44,7 @@ type Definition struct {
 }
 
 // Advertised is the host the stack gives out to clients outside its containers.
-func (d *Definition) Advertised() string { return d.Answers.Advertised(d.Inputs.Hostname) }
+func (d *Definition) Advertised() string { return d.Answers.Advertised(d.Inputs.MachineName()) }
 
 // Define renders a, with the user's files in dir, and loads the result as if it were the
 // compose file in dir.

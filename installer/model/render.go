@@ -59,7 +59,7 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		WorkerMemory:     a.SparkWorkerMemory,
 		ExecutorMemory:   max(256, a.SparkWorkerMemory/2),
 		StreamCores:      max(1, a.SparkWorkerCores/2),
-		Advertise:        a.Advertised(user.Hostname),
+		Advertise:        a.Advertised(user.MachineName()),
 		Subnet:           a.Subnet,
 		Guarded:          a.Guarded(),
 		Topic:            pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, App: pipeline.App,
