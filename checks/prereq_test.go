@@ -239,7 +239,10 @@ func TestPrerequisiteChecks(t *testing.T) {
 		{"remote: a port taken only on this machine passes", checkPorts, func(e *Env) {
 			e.Engine.Facts.Target = EngineTarget{Host: "tcp://10.1.2.3:2376", TLS: true, Verified: true}
 			e.Listen = inUse
-			e.PortOwner = func(int) (Proc, bool) { t.Error("asked this machine who holds a port of a remote engine"); return Proc{}, false }
+			e.PortOwner = func(int) (Proc, bool) {
+				t.Error("asked this machine who holds a port of a remote engine")
+				return Proc{}, false
+			}
 			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "0.0.0.0", Port: 9092, Flag: "kafka-port"}}
 		}, Pass, "all 1 ports are free of the engine's containers on 10.1.2.3", ""},
 		{"remote: a port a container publishes there conflicts", checkPorts, func(e *Env) {
