@@ -584,13 +584,18 @@ func (sc *portScan) result() Result {
 	}
 	if sc.remote != "" {
 		r.Details["remote_host"] = sc.remote
-		r.Message += fmt.Sprintf(" of the engine's containers on %s, where it publishes them; a program there outside Docker "+
-			"cannot be seen from here (the engine names the port if one holds it when the service starts)", sc.remote)
+		r.Message += fmt.Sprintf("; checked against the engine's containers on %s, where it publishes them (a program there outside "+
+			"Docker cannot be seen from here: the engine names the port if one holds it when the service starts)", sc.remote)
 		if r.Status == Pass && sc.env.Plan.Loopback() {
-			r.Status = Warn
-			r.Message += fmt.Sprintf(", and they are published on the loopback of %s, which this machine cannot reach", sc.remote)
-			r.Fix = fmt.Sprintf("to reach the stack from here, install with --listen 0.0.0.0 (the ports then require the generated credentials), "+
-				"or tunnel each port over SSH (`ssh -N -L PORT:127.0.0.1:PORT %s`)", sc.remote)
+			r.Message += fmt.Sprintf("; they are published on the loopback of %s", sc.remote)
+			if strings.HasPrefix(sc.env.Engine.Facts.Target.Host, "ssh://") {
+				r.Message += ", which `dataeco tunnel` forwards here over SSH (`dataeco smoke` does so itself)"
+			} else {
+				r.Status = Warn
+				r.Message += ", which this machine cannot reach"
+				r.Fix = fmt.Sprintf("to reach the stack from here, install with --listen 0.0.0.0 (the ports then require the generated credentials), "+
+					"or reach the engine over SSH (DOCKER_HOST=ssh://USER@%s), which dataeco tunnels through", sc.remote)
+			}
 		}
 	}
 	return r

@@ -244,7 +244,7 @@ func TestPrerequisiteChecks(t *testing.T) {
 				return Proc{}, false
 			}
 			e.Plan.Ports = []PortNeed{{Service: "broker", HostIP: "0.0.0.0", Port: 9092, Flag: "kafka-port"}}
-		}, Pass, "all 1 ports are free of the engine's containers on 10.1.2.3", ""},
+		}, Pass, "all 1 ports are free; checked against the engine's containers on 10.1.2.3", ""},
 		{"remote: a port a container publishes there conflicts", checkPorts, func(e *Env) {
 			e.Engine.Facts.Target = EngineTarget{Host: "ssh://me@build-box"}
 			e.Engine.API = &fakeEngine{containers: []container.Summary{{Names: []string{"/kafka-old"}, Labels: map[string]string{},
@@ -254,6 +254,9 @@ func TestPrerequisiteChecks(t *testing.T) {
 		{"remote: loopback ports there are out of reach from here", checkPorts, func(e *Env) {
 			e.Engine.Facts.Target = EngineTarget{Host: "tcp://server.example:2376", TLS: true, Verified: true}
 		}, Warn, "published on the loopback of server.example", "--listen 0.0.0.0"},
+		{"remote over SSH: loopback ports there are tunnelled", checkPorts, func(e *Env) {
+			e.Engine.Facts.Target = EngineTarget{Host: "ssh://me@server.example"}
+		}, Pass, "which `dataeco tunnel` forwards here", ""},
 		{"a loopback tcp engine is local", checkPorts, func(e *Env) {
 			e.Engine.Facts.Target = EngineTarget{Host: "tcp://127.0.0.1:2375"}
 			e.Listen = inUse

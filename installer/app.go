@@ -215,6 +215,7 @@ func (a *App) newCLI() *cli.App {
 			a.credentialsCmd(),
 			a.envCmd(),
 			a.openCmd(),
+			a.tunnelCmd(),
 			a.imagesCmd(),
 			a.doctorCmd(),
 			a.smokeCmd(),

@@ -238,7 +238,10 @@ func (a *App) engineInputs(ctx context.Context, docker *engine.Docker, in *model
 			"and its data stays in the volumes of the engine it left (`dataeco backup` there, `dataeco restore` here moves it)",
 			machine(remote), machine(in.RemoteHost))
 	}
-	in.RemoteHost = remote
+	in.RemoteHost, in.Endpoint = remote, ""
+	if remote != "" {
+		in.Endpoint = docker.Facts.Target.Host
+	}
 	was := in.HealthStartInterval
 	ok, blocker := checks.HealthStartInterval(ctx, a.checkEnv(docker, nil))
 	in.HealthStartInterval = ok

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dataeco/dataeco/checks"
 	"github.com/dataeco/dataeco/embedded/pipeline"
+	"github.com/dataeco/dataeco/installer/engine"
 	"github.com/dataeco/dataeco/installer/hint"
 	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
@@ -40,42 +41,107 @@ func (a *App) smokeCmd() *cli.Command {
 }
 
 func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.Duration) []checks.Result {
-	target, skip := smokeTarget(def.Answers, def.Secrets, timeout, def.Inputs.RemoteHost)
+	in := def.Inputs
+	var tunneled map[int]bool
+	if ports := remoteLoopbackPorts(def.Answers, in.RemoteHost, true); len(ports) > 0 && engine.IsSSH(in.Endpoint) {
+		if t := a.openTunnel(ctx, in, ports); t != nil {
+			defer t.Close()
+			tunneled = map[int]bool{}
+			for _, p := range t.Ports {
+				tunneled[p] = true
+			}
+		}
+	}
+	target, skip := smokeTarget(def.Answers, def.Secrets, timeout, in.RemoteHost, tunneled)
 	return checks.RunConcurrently(ctx, &checks.Env{Smoke: target}, checks.SmokeChecks(), skip)
+}
+
+// openTunnel forwards ports of the remote engine's machine here over SSH, saying so; nil,
+// with a note, when it cannot (the checks then say what they could not reach).
+func (a *App) openTunnel(ctx context.Context, in model.Inputs, ports []int) *engine.Tunnel {
+	a.status("Opening an SSH tunnel to %s for port %s, published on its loopback", in.RemoteHost, joinInts(ports))
+	t, err := engine.OpenTunnel(ctx, in.Endpoint, ports)
+	if err != nil {
+		msg := err.Error()
+		if h := hint.Of(err); h != "" {
+			msg += " (" + h + ")"
+		}
+		a.status("Note: no SSH tunnel to %s: %s", in.RemoteHost, msg)
+		return nil
+	}
+	if len(t.Busy) > 0 {
+		a.status("Note: port %s is taken on this machine, so not forwarded from %s", joinInts(t.Busy), in.RemoteHost)
+	}
+	return t
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// reachHost is the host this machine reaches port p of the stack at: the listen address,
+// loopback for a port published there only, and for ports on every address this machine's
+// loopback, or the engine's machine when the engine is remote.
+func reachHost(a *model.Answers, p model.Port, remote string) string {
+	if ip := p.HostIP(a); ip != a.Listen {
+		return ip // a local port, on loopback whatever the listen address
+	}
+	if h := a.Listen; h != "0.0.0.0" && h != "[::]" && h != "" {
+		return h
+	}
+	if remote == "" {
+		return "127.0.0.1"
+	}
+	if strings.Contains(remote, ":") {
+		return "[" + remote + "]"
+	}
+	return remote
+}
+
+// remoteLoopbackPorts are the published ports (only those the smoke checks use, with
+// smokeOnly) that a remote engine published on its own machine's loopback: out of reach
+// from here but through a tunnel. None for a local engine.
+func remoteLoopbackPorts(a *model.Answers, remote string, smokeOnly bool) []int {
+	if remote == "" {
+		return nil
+	}
+	var out []int
+	for _, p := range model.PortsOf(a) {
+		if !p.Published(a) || (smokeOnly && (p.Endpoint == nil || p.Endpoint.Smoke == "")) {
+			continue
+		}
+		if ip(reachHost(a, p, remote)).IsLoopback() {
+			out = append(out, a.Ports[p.Key])
+		}
+	}
+	return out
 }
 
 // smokeTarget says where the installed stack answers from this machine: each endpoint of the
 // catalogue that serves a smoke check, at the address this machine reaches it on (remote: the
 // engine's machine, when the ports are published on all its addresses). On a remote engine a
-// port published on loopback is on that machine's loopback: its check is skipped, saying why
-// (from here 127.0.0.1 is this machine, where another stack may answer in its stead).
-func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duration, remote string) (*checks.SmokeTarget, map[string]string) {
-	host := a.Listen
-	if host == "0.0.0.0" || host == "[::]" || host == "" {
-		host = "127.0.0.1"
-		if remote != "" {
-			host = remote
-			if strings.Contains(remote, ":") {
-				host = "[" + remote + "]"
-			}
-		}
-	}
+// port published on loopback is on that machine's loopback: reached through the tunnel when
+// it is among tunneled (the same port here), else its check is skipped, saying why (from here
+// 127.0.0.1 is this machine, where another stack may answer in its stead).
+func smokeTarget(a *model.Answers, s model.Secrets, pipelineTimeout time.Duration, remote string, tunneled map[int]bool) (*checks.SmokeTarget, map[string]string) {
 	t := &checks.SmokeTarget{Topic: pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, PipelineTimeout: pipelineTimeout}
 	skip := map[string]string{}
 	for _, p := range model.PortsOf(a) {
 		if p.Endpoint == nil || p.Endpoint.Smoke == "" {
 			continue
 		}
-		h := host
-		if ip := p.HostIP(a); ip != a.Listen {
-			h = ip // a local port, on loopback whatever the listen address
-		}
-		if remote != "" && ip(h).IsLoopback() {
+		h := reachHost(a, p, remote)
+		if remote != "" && ip(h).IsLoopback() && !tunneled[a.Ports[p.Key]] {
 			why := fmt.Sprintf("%s is published on the loopback of %s, where the engine runs, out of reach from this machine; ", p.What, remote)
-			if a.Loopback() {
-				why += "install with --listen 0.0.0.0 to reach the stack from here (with the generated credentials), or run `dataeco smoke` on " + remote
-			} else {
-				why += "--expose " + p.Name() + " publishes it on " + a.Listen + ", or run `dataeco smoke` on " + remote
+			switch {
+			case a.Loopback():
+				why += "with DOCKER_HOST=ssh://" + remote + " dataeco tunnels to it, or install with --listen 0.0.0.0 to reach the stack from here (with the generated credentials)"
+			default:
+				why += "--expose " + p.Name() + " publishes it on " + a.Listen + ", or with DOCKER_HOST=ssh://" + remote + " dataeco tunnels to it"
 			}
 			id := "smoke-" + p.Endpoint.Smoke
 			if p.Endpoint.Smoke == model.SmokeSparkUI {

@@ -65,6 +65,9 @@ func endpoints(def *model.Definition) []endpoint {
 		if r := def.Inputs.RemoteHost; r != "" && (ip(h).IsLoopback() || h == "localhost") {
 			// Published on the loopback of the engine's machine: reachable from here through SSH.
 			note = fmt.Sprintf("on %s's loopback; from here: ssh -N -L %d:127.0.0.1:%d %s", r, a.Ports[p.Key], a.Ports[p.Key], r)
+			if engine.IsSSH(def.Inputs.Endpoint) {
+				note = fmt.Sprintf("on %s's loopback; from here through `dataeco tunnel`", r)
+			}
 		}
 		url := fmt.Sprintf("%s:%d", h, a.Ports[p.Key])
 		if e.Scheme != "" {
@@ -106,8 +109,12 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 	fmt.Fprintf(w, "\nCredentials: run `dataeco credentials` (kept in %s, mode 0600)\n", filepath.Join(def.Dir, model.EnvFile))
 	fmt.Fprintf(w, "Next: `dataeco status`, `dataeco logs SERVICE`, `dataeco stop` (keeps data)\n")
 	if r := def.Inputs.RemoteHost; r != "" && def.Answers.Loopback() {
-		fmt.Fprintf(w, "\nNote: the engine runs on %s and published the ports on its loopback: out of reach from this machine but through\n"+
-			"SSH (the commands above). To reach them from here, install with --listen 0.0.0.0: they then require the generated credentials.\n", r)
+		how := "SSH (the commands above)"
+		if engine.IsSSH(def.Inputs.Endpoint) {
+			how = "an SSH tunnel: `dataeco tunnel` keeps one open until Ctrl-C"
+		}
+		fmt.Fprintf(w, "\nNote: the engine runs on %s and published the ports on its loopback, out of reach from this machine but through\n"+
+			"%s. Or install with --listen 0.0.0.0: they then require the generated credentials.\n", r, how)
 	}
 	if !def.Answers.Loopback() {
 		fmt.Fprintf(w, "\nNote: ports are published on %s and reachable from your network, as %s (--advertise changes the name).\n",

@@ -26,7 +26,7 @@ func TestRemoteEngineAddresses(t *testing.T) {
 		{"local", "127.0.0.1", "", nil, "127.0.0.1:9092", "http://127.0.0.1:9090", "", "localhost:9092", ""},
 		{"remote, every address", "0.0.0.0", "10.9.8.7", nil, "10.9.8.7:9092", "", "--expose spark-ui publishes it", "10.9.8.7:9092", "ssh -N -L 9090:127.0.0.1:9090 10.9.8.7"},
 		{"remote, ui exposed", "0.0.0.0", "build.example", []string{"spark-ui"}, "build.example:9092", "http://build.example:9090", "", "build.example:9092", ""},
-		{"remote, loopback", "127.0.0.1", "fd00::7", nil, "", "", "install with --listen 0.0.0.0", "localhost:9092", "from here: ssh -N -L 9090:127.0.0.1:9090 fd00::7"},
+		{"remote, loopback", "127.0.0.1", "fd00::7", nil, "", "", "or install with --listen 0.0.0.0", "localhost:9092", "from here: ssh -N -L 9090:127.0.0.1:9090 fd00::7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestRemoteEngineAddresses(t *testing.T) {
 				a.Components, a.Listen, a.Expose = []string{model.CompKafka, model.CompSpark}, tt.listen, tt.expose
 			})
 			def.Inputs.RemoteHost = tt.remote
-			target, skip := smokeTarget(def.Answers, def.Secrets, time.Minute, tt.remote)
+			target, skip := smokeTarget(def.Answers, def.Secrets, time.Minute, tt.remote, nil)
 			if target.Kafka != tt.kafka || target.SparkMasterURL != tt.sparkUI {
 				t.Errorf("smoke connects to Kafka %q and Spark %q, want %q and %q", target.Kafka, target.SparkMasterURL, tt.kafka, tt.sparkUI)
 			}

@@ -13,8 +13,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,11 +194,13 @@ func makeEngineCerts(t *testing.T, dir, engineIP string) string {
 	return dir
 }
 
-// TestIntegrationRemoteEngineTLS: dataeco on this machine installs on an engine on another
-// machine, reached over TCP with TLS. The ports check looks where the ports will be
-// published (a port a container holds there fails; a port taken only here passes), the broker
-// advertises the engine's machine, and status, smoke, env and doctor work from here.
-func TestIntegrationRemoteEngineTLS(t *testing.T) {
+// TestIntegrationRemoteEngine: dataeco on this machine installs on an engine on another
+// machine. Over TCP with TLS, with the ports on that machine's addresses: the ports check
+// looks where the ports will be published (a port a container holds there fails; a port
+// taken only here passes), the broker advertises the engine's machine, and status, smoke, env
+// and doctor work from here. Over SSH, with the ports on that machine's loopback: smoke
+// reaches them through a tunnel of its own, and `dataeco tunnel` forwards them until Ctrl-C.
+func TestIntegrationRemoteEngine(t *testing.T) {
 	registry := standinRegistry(t)
 	remote := startRemoteEngine(t, registry)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -303,6 +307,169 @@ func TestIntegrationRemoteEngineTLS(t *testing.T) {
 
 	r = remote.dataeco(t, ctx, "uninstall", "--yes", "--dir", dir)
 	mustSucceed(t, r, "uninstall on the remote engine")
+	local.Close()
+
+	t.Run("ssh", func(t *testing.T) { remoteOverSSH(t, ctx, remote, registry, base) })
+}
+
+// remoteOverSSH installs on the remote engine reached as ssh://root@ADDRESS (sshd in its
+// namespace, the docker CLI's own ssh connection helper), with the ports on that machine's
+// loopback, and reaches them from here only through SSH tunnels.
+func remoteOverSSH(t *testing.T, ctx context.Context, remote *remoteEngine, registry string, base int) {
+	sshEnv := startSSHD(t, remote)
+	ssh := &remoteEngine{privateDaemon: remote.privateDaemon, ns: remote.ns, ip: remote.ip, env: sshEnv}
+	dir := filepath.Join(t.TempDir(), "install")
+	r := ssh.dataeco(t, ctx, append([]string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", "dataeco-ssh", "--registry", registry,
+		"--components", "kafka,spark", "--spark-workers", "1", "--timeout", "3m"}, fixedPortArgs(base)...)...)
+	mustSucceed(t, r, "install over SSH")
+	if !strings.Contains(r.stderr, "at ssh://root@"+remote.ip+" over SSH") || !strings.Contains(r.stdout, "dataeco tunnel") {
+		t.Errorf("install did not say the engine is reached over SSH and how to reach the ports:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+
+	// The smoke checks tunnel to the loopback ports themselves; Kafka's client follows the
+	// broker's advertised localhost:PORT back through the same tunnel.
+	r = ssh.dataeco(t, ctx, "smoke", "--json", "--dir", dir)
+	var smoke struct {
+		Checks []struct{ ID, Status, Message string } `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &smoke); err != nil {
+		t.Fatalf("smoke --json: %v\n%s", err, r.stdout)
+	}
+	for _, c := range smoke.Checks {
+		if (c.ID == "smoke-kafka" || c.ID == "smoke-spark") && c.Status != "pass" {
+			t.Errorf("%s through the tunnel: %s %s", c.ID, c.Status, c.Message)
+		}
+	}
+	if !strings.Contains(r.stderr, "Opening an SSH tunnel to "+remote.ip) {
+		t.Errorf("smoke opened no tunnel:\n%s", r.stderr)
+	}
+
+	// dataeco tunnel: the Spark UI answers here while it runs; Ctrl-C closes it, and no ssh
+	// is left behind.
+	cmd := exec.CommandContext(ctx, dataecoBinary(t), "tunnel", "--dir", dir)
+	cmd.Env = append(os.Environ(), sshEnv...)
+	w := &lineWriter{lines: make(chan string, 1000)}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ui := fmt.Sprintf("http://127.0.0.1:%d/json/", base+6)
+	waitForLine(t, w.lines, "Forwarding port", time.Minute)
+	if body, err := httpGet(ctx, ui); err != nil || !strings.Contains(body, "ALIVE") {
+		t.Errorf("the Spark master UI through dataeco tunnel: %v %.200s", err, body)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("dataeco tunnel after Ctrl-C: %v\n%s", err, w.String())
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("localhost:%d", base)) {
+		t.Errorf("dataeco tunnel listed no Kafka address:\n%s", out.String())
+	}
+	if b, err := httpGet(ctx, ui); err == nil {
+		t.Errorf("the tunnel still answers after Ctrl-C: %.100s", b)
+	}
+
+	r = ssh.dataeco(t, ctx, "uninstall", "--yes", "--dir", dir)
+	mustSucceed(t, r, "uninstall over SSH")
+}
+
+// startSSHD runs sshd in the remote engine's namespace, with keys the test makes, giving the
+// root login the remote engine's socket as DOCKER_HOST (what a real machine's default socket
+// would be). It returns a client environment: DOCKER_HOST=ssh://root@ADDRESS and a PATH
+// whose ssh uses the test's key and known host.
+func startSSHD(t *testing.T, remote *remoteEngine) []string {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Fatalf("sshd (openssh-server) is needed: %v", err)
+	}
+	sshBin, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatalf("ssh (openssh-client) is needed: %v", err)
+	}
+	dir := t.TempDir()
+	keygen := func(name string) {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, name)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	keygen("host_key")
+	keygen("id")
+	pub := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name+".pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(string(b))[:2], " ")
+	}
+	files := map[string]string{
+		"authorized_keys": pub("id") + "\n",
+		"known_hosts":     remote.ip + " " + pub("host_key") + "\n",
+		"sshd_config": strings.Join([]string{
+			"ListenAddress " + remote.ip + ":22",
+			"HostKey " + filepath.Join(dir, "host_key"),
+			"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+			"PidFile " + filepath.Join(dir, "sshd.pid"),
+			"PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
+			"StrictModes no", "AllowTcpForwarding yes",
+			"SetEnv DOCKER_HOST=" + remote.host, ""}, "\n"),
+		"ssh_config": strings.Join([]string{"Host *",
+			"  IdentityFile " + filepath.Join(dir, "id"),
+			"  UserKnownHostsFile " + filepath.Join(dir, "known_hosts"),
+			"  StrictHostKeyChecking yes", "  BatchMode yes", ""}, "\n"),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What the docker CLI and dataeco run as "ssh": the real one with the test's config.
+	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", sshBin, filepath.Join(dir, "ssh_config"))
+	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation dir
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "sshd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nsenter", "--net=/var/run/netns/"+remote.ns, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting sshd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
+			t.Logf("sshd log:\n%s", b)
+		}
+	})
+	env := []string{"DOCKER_HOST=ssh://root@" + remote.ip, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT=",
+		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c := exec.Command("ssh", "root@"+remote.ip, "true")
+		c.Env = append(os.Environ(), env...)
+		out, err := c.CombinedOutput()
+		if err == nil {
+			return env
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
+			t.Fatalf("no SSH login to %s: %v %s\n%s", remote.ip, err, out, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // docker runs the docker CLI against the remote engine through its socket (the test's own
@@ -310,4 +477,23 @@ func TestIntegrationRemoteEngineTLS(t *testing.T) {
 func (r *remoteEngine) docker(args ...string) (string, error) {
 	out, err := exec.Command("docker", append([]string{"-H", r.host}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// httpGet fetches url directly (never through a proxy), with a short timeout.
+func httpGet(ctx context.Context, url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return string(b), err
 }

@@ -62,6 +62,9 @@ type Inputs struct {
 	// RemoteHost is the machine the engine runs on when it is not this one (ssh:// or tcp://
 	// to another host; EngineFile keeps it): its ports are published there, not here.
 	RemoteHost string
+	// Endpoint is how the engine was reached when it is remote (tcp://…, ssh://…): an ssh://
+	// one is where dataeco opens SSH tunnels to the ports on that machine's loopback.
+	Endpoint string
 }
 
 // MachineName is the name of the machine the stack's ports are published on: the engine's

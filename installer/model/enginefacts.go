@@ -22,6 +22,7 @@ const startInterval = "1s"
 type engineFacts struct {
 	HealthStartInterval bool   `yaml:"health_start_interval"`
 	RemoteHost          string `yaml:"remote_host,omitempty"`
+	Endpoint            string `yaml:"endpoint,omitempty"`
 }
 
 const engineFileHeader = "# Written by `dataeco install`: what this machine's Docker engine and compose commands accept\n" +
@@ -41,13 +42,13 @@ func readEngineFacts(dir string, in *Inputs) error {
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("%s in %s is damaged (run `dataeco install` to write it again): %w", EngineFile, dir, err)
 	}
-	in.HealthStartInterval, in.RemoteHost = f.HealthStartInterval, f.RemoteHost
+	in.HealthStartInterval, in.RemoteHost, in.Endpoint = f.HealthStartInterval, f.RemoteHost, f.Endpoint
 	return nil
 }
 
 // WriteEngineFacts records in dir what in says of the engine, for the commands after install.
 func WriteEngineFacts(dir string, in Inputs) error {
-	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost})
+	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint})
 	if err != nil {
 		return err
 	}
