@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/docker/cli/cli/connhelper/ssh"
 	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/docker/cli/cli/connhelper/ssh"
 )
 
 // Tunnel forwards ports published on the loopback of a remote engine's machine to the same
