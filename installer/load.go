@@ -1,7 +1,10 @@
 package installer
 
 import (
+	"fmt"
+
 	"github.com/dataeco/dataeco/installer/engine"
+	"github.com/dataeco/dataeco/installer/hint"
 	"github.com/dataeco/dataeco/installer/model"
 	"github.com/urfave/cli/v2"
 )
@@ -28,12 +31,32 @@ func (a *App) stackFor(c *cli.Context, def *model.Definition) (*engine.Stack, er
 	if err != nil {
 		return nil, err
 	}
+	if err := sameEngine(def, docker); err != nil {
+		docker.Close()
+		return nil, err
+	}
 	stack, err := a.newStack(docker, def)
 	if err != nil {
 		docker.Close()
 		return nil, err
 	}
 	return stack, nil
+}
+
+// sameEngine refuses to act on an install through an engine on another machine than the one
+// install put it on (engine.yaml): that engine has none of its containers or volumes, and
+// status there would say the stack is gone while it runs where it was.
+func sameEngine(def *model.Definition, docker *engine.Docker) error {
+	want, got := def.Inputs.RemoteHost, docker.Facts.Target.RemoteHost()
+	if want == got {
+		return nil
+	}
+	at := "the engine at " + def.Inputs.Endpoint
+	if want == "" {
+		at = "this machine's engine"
+	}
+	return hint.New(fmt.Sprintf("point DOCKER_HOST (or the docker context) back at %s, or run `dataeco install --dir %s` to start the stack on this engine (its data stays on the other)", machine(want), def.Dir),
+		fmt.Errorf("the install in %s runs on %s (%s), but this command reached %s on %s", def.Dir, at, model.EngineFile, docker.Facts.Target.Host, machine(got)))
 }
 
 // newStack wires Compose for the definition on a connected engine, with the images dataeco

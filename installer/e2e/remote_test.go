@@ -305,6 +305,12 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 		t.Errorf("doctor ran no docker-engine check:\n%s", r.stdout)
 	}
 
+	// The same install dir through this machine's engine: refused, naming where it runs.
+	r = runCLI(t, ctx, "status", "--dir", dir)
+	if r.code == 0 || !strings.Contains(r.stderr, "runs on the engine at tcp://"+net.JoinHostPort(remote.ip, "2376")) {
+		t.Errorf("status through another engine than the install's: exit %d\n%s", r.code, r.stderr)
+	}
+
 	r = remote.dataeco(t, ctx, "uninstall", "--yes", "--dir", dir)
 	mustSucceed(t, r, "uninstall on the remote engine")
 	local.Close()
