@@ -669,8 +669,15 @@ func waitGone(pid int, timeout time.Duration) bool {
 // points there would.
 func (d *privateDaemon) dataeco(t *testing.T, ctx context.Context, args ...string) runResult {
 	t.Helper()
+	return runBinary(t, ctx, []string{"DOCKER_HOST=" + d.host}, args...)
+}
+
+// runBinary runs the real dataeco binary with env over the test's environment, and logs
+// what it printed.
+func runBinary(t *testing.T, ctx context.Context, env []string, args ...string) runResult {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, dataecoBinary(t), args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	code := 0
@@ -681,7 +688,7 @@ func (d *privateDaemon) dataeco(t *testing.T, ctx context.Context, args ...strin
 		}
 	}
 	r := runResult{code: code, stdout: out.String(), stderr: errOut.String()}
-	t.Logf("DOCKER_HOST=%s dataeco %s → exit %d\n--- stdout:\n%s--- stderr:\n%s", d.host, strings.Join(args, " "), code, r.stdout, r.stderr)
+	t.Logf("%s dataeco %s → exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(env, " "), strings.Join(args, " "), code, r.stdout, r.stderr)
 	return r
 }
 

@@ -92,20 +92,7 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 // remote engine.
 func (r *remoteEngine) dataeco(t *testing.T, ctx context.Context, args ...string) runResult {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, dataecoBinary(t), args...)
-	cmd.Env = append(os.Environ(), r.env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	code := 0
-	if err := cmd.Run(); err != nil {
-		code = -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-	}
-	res := runResult{code: code, stdout: out.String(), stderr: errOut.String()}
-	t.Logf("[remote engine] dataeco %s → exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, res.stdout, res.stderr)
-	return res
+	return runBinary(t, ctx, r.env, args...)
 }
 
 // netnsRegistry serves the stand-in registry's storage inside the namespace, at the same

@@ -157,25 +157,31 @@ func TestRenderedValidForCompose129(t *testing.T) {
 	for name, a := range renderCases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
 			b, err := Render(a, "test", "", Inputs{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, ComposeFile), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, EnvFile), testSecrets().Marshal(), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(bin, "-f", filepath.Join(dir, ComposeFile), "config", "-q")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent.sock")
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := composeConfig(t, bin, b); err != nil {
 				t.Fatalf("docker-compose config -q: %v\n%s", err, out)
 			}
 		})
 	}
+}
+
+// composeConfig runs `bin config -q` on a rendered file in an install dir of its own.
+func composeConfig(t *testing.T, bin string, rendered []byte) ([]byte, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ComposeFile), rendered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, EnvFile), testSecrets().Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", filepath.Join(dir, ComposeFile), "config", "-q")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent.sock")
+	return cmd.CombinedOutput()
 }
 
 // TestNoUserInputReachesAShell: every shell command line in the stack (CMD-SHELL healthchecks,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -96,21 +95,11 @@ func TestStartIntervalRefusedByCompose129(t *testing.T) {
 		}
 		t.Skip("docker-compose not installed")
 	}
-	dir := t.TempDir()
 	b, err := Render(testAnswers(nil), "test", "", Inputs{HealthStartInterval: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ComposeFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, EnvFile), testSecrets().Marshal(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-f", filepath.Join(dir, ComposeFile), "config", "-q")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent.sock")
-	out, err := cmd.CombinedOutput()
+	out, err := composeConfig(t, bin, b)
 	if err == nil || !strings.Contains(string(out), "start_interval") {
 		t.Fatalf("docker-compose 1.29 took a file with start_interval (%v):\n%s\nthe gate in checks.HealthStartInterval may be loosened", err, out)
 	}
