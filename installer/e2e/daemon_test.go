@@ -79,10 +79,12 @@ type privateDaemon struct {
 
 var daemonSeq atomic.Int32
 
-func startPrivateDaemon(t *testing.T) *privateDaemon {
+// newPrivateDaemon prepares a dockerd of the test's own under a new /tmp/PREFIX… directory
+// (not started; destroyed when the test ends): its log, an empty configuration, and the
+// arguments that keep its data, state, pid file and socket there.
+func newPrivateDaemon(t *testing.T, prefix string) *privateDaemon {
 	t.Helper()
-	requirePrivateDaemon(t)
-	dir, err := os.MkdirTemp("/tmp", "dd")
+	dir, err := os.MkdirTemp("/tmp", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,16 +98,25 @@ func startPrivateDaemon(t *testing.T) *privateDaemon {
 	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := freeAddressPool()
-	if err != nil {
-		t.Fatal(err)
-	}
 	d.args = []string{
 		"--config-file", cfg,
 		"--data-root", filepath.Join(dir, "root"),
 		"--exec-root", filepath.Join(dir, "run"),
 		"--pidfile", filepath.Join(dir, "d.pid"),
 		"-H", d.host,
+	}
+	return d
+}
+
+func startPrivateDaemon(t *testing.T) *privateDaemon {
+	t.Helper()
+	requirePrivateDaemon(t)
+	d := newPrivateDaemon(t, "dd")
+	pool, err := freeAddressPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.args = append(d.args,
 		// The shared daemon owns docker0 and the host's iptables chains; this one touches neither.
 		// Its default bridge is one of its own: with --bridge=none, dockerd deletes whatever
 		// interface is called docker0 (the shared daemon's, whose builds and plain `docker run`
@@ -113,13 +124,13 @@ func startPrivateDaemon(t *testing.T) *privateDaemon {
 		// Compose network reach each other over its bridge (see allowForwarding).
 		"--bridge", d.ownBridge(pool), "--iptables=false", "--ip-masq=false",
 		// Subnets of its own, or its bridges would take the shared daemon's and break routing.
-		"--default-address-pool", "base=" + pool + ",size=24",
-		"--cgroup-parent", "/" + d.name,
+		"--default-address-pool", "base="+pool+",size=24",
+		"--cgroup-parent", "/"+d.name,
 		// Were a system containerd on /run/containerd, dockerd would use it rather than start its
 		// own; a namespace of its own keeps the two daemons' containers apart even then.
 		"--containerd-namespace", d.name,
-		"--containerd-plugins-namespace", d.name + "-plugins",
-	}
+		"--containerd-plugins-namespace", d.name+"-plugins",
+	)
 	d.allowForwarding(pool)
 	rememberDocker0()
 	d.start()

@@ -49,37 +49,21 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 	// 10.250/16: outside the private daemons' address pools (10.20-10.219) and the subnets
 	// other tests ask for.
 	ns, _, nsIP := netnsPair(t, "rem", 250)
-	dir, err := os.MkdirTemp("/tmp", "dr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs := makeEngineCerts(t, filepath.Join(dir, "certs"), nsIP)
-	d := &privateDaemon{t: t, dir: dir, host: "unix://" + filepath.Join(dir, "d.sock"), name: "dataeco-e2e-" + filepath.Base(dir), netns: ns}
-	t.Cleanup(d.destroy)
-	if d.log, err = os.Create(filepath.Join(dir, "dockerd.log")); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d.args = []string{
-		"--config-file", cfg,
-		"--data-root", filepath.Join(dir, "root"),
-		"--exec-root", filepath.Join(dir, "run"),
-		"--pidfile", filepath.Join(dir, "d.pid"),
-		// The socket is for the test's own cleanup; the client under test comes over TCP.
-		"-H", d.host,
-		"-H", "tcp://" + net.JoinHostPort(nsIP, "2376"),
+	d := newPrivateDaemon(t, "dr")
+	d.netns = ns
+	certs := makeEngineCerts(t, filepath.Join(d.dir, "certs"), nsIP)
+	d.args = append(d.args,
+		// The unix socket is for the test's own cleanup; the client under test comes over TCP.
+		"-H", "tcp://"+net.JoinHostPort(nsIP, "2376"),
 		"--tlsverify",
 		"--tlscacert", filepath.Join(certs, "ca.pem"),
 		"--tlscert", filepath.Join(certs, "server-cert.pem"),
 		"--tlskey", filepath.Join(certs, "server-key.pem"),
 		// In a network namespace of its own, its docker0 and iptables chains are its own too.
-		"--cgroup-parent", "/" + d.name,
+		"--cgroup-parent", "/"+d.name,
 		"--containerd-namespace", d.name,
-		"--containerd-plugins-namespace", d.name + "-plugins",
-	}
+		"--containerd-plugins-namespace", d.name+"-plugins",
+	)
 	rememberDocker0()
 	d.start()
 	netnsRegistry(t, ns, registry)

@@ -147,13 +147,7 @@ func TestRenderedLoadsWithComposeGo(t *testing.T) {
 // seed's minimum Compose, by running the real docker-compose 1.29 on it.
 func TestRenderedValidForCompose129(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("docker-compose")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("docker-compose (1.29) is not installed; .ci/run installs it from Debian")
-		}
-		t.Skip("docker-compose not installed")
-	}
+	bin := compose129(t)
 	for name, a := range renderCases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -166,6 +160,20 @@ func TestRenderedValidForCompose129(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compose129 is the docker-compose (1.29, Debian's) the tests run; missing, the test skips,
+// and fails under CI=true.
+func compose129(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("docker-compose (1.29) is not installed; .ci/run installs it from Debian")
+		}
+		t.Skip("docker-compose not installed")
+	}
+	return bin
 }
 
 // composeConfig runs `bin config -q` on a rendered file in an install dir of its own.

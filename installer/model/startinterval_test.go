@@ -2,8 +2,6 @@ package model
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -88,13 +86,7 @@ func TestStartInterval(t *testing.T) {
 // machine: docker-compose 1.29, the seed's minimum, refuses a file that carries it.
 func TestStartIntervalRefusedByCompose129(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("docker-compose")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("docker-compose (1.29) is not installed; .ci/run installs it from Debian")
-		}
-		t.Skip("docker-compose not installed")
-	}
+	bin := compose129(t)
 	b, err := Render(testAnswers(nil), "test", "", Inputs{HealthStartInterval: true})
 	if err != nil {
 		t.Fatal(err)
