@@ -20,9 +20,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dataeco/dataeco/installer/model"
 )
@@ -276,6 +279,28 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 		t.Errorf("doctor ran no docker-engine check:\n%s", r.stdout)
 	}
 
+	// The same engine on plain TCP (a proxy in its namespace to its socket, as an engine
+	// started with -H tcp://0.0.0.0:2375 would be): it works, and doctor warns that anyone
+	// who reaches the port controls the machine.
+	plain := remote.plainTCP(t)
+	r = runBinary(t, ctx, []string{"DOCKER_HOST=tcp://" + plain, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=", "DOCKER_CONTEXT="}, "doctor", "--json", "--dir", dir)
+	statuses := map[string]string{}
+	var plainDoc struct {
+		Checks []struct{ ID, Status, Message string } `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &plainDoc); err != nil {
+		t.Fatalf("doctor --json over plain TCP: %v\n%s", err, r.stdout)
+	}
+	for _, c := range plainDoc.Checks {
+		statuses[c.ID] = c.Status
+		if c.ID == "docker-engine" && (c.Status != "warn" || !strings.Contains(c.Message, "without TLS, so anyone who reaches tcp://"+plain)) {
+			t.Errorf("doctor over plain TCP: %s %s", c.Status, c.Message)
+		}
+	}
+	if statuses["containers"] != "pass" {
+		t.Errorf("doctor over plain TCP did not find the stack healthy: %v", statuses)
+	}
+
 	// The same install dir through this machine's engine: refused, naming where it runs.
 	r = runCLI(t, ctx, "status", "--dir", dir)
 	if r.code == 0 || !strings.Contains(r.stderr, "runs on the engine at tcp://"+net.JoinHostPort(remote.ip, "2376")) {
@@ -473,4 +498,58 @@ func httpGet(ctx context.Context, url string) (string, error) {
 		return string(b), fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return string(b), err
+}
+
+// plainTCP serves the remote engine's API without TLS at its address, port 2375: a listener
+// made inside its namespace, copying each connection to the engine's socket. It returns
+// HOST:PORT.
+func (r *remoteEngine) plainTCP(t *testing.T) string {
+	t.Helper()
+	addr := net.JoinHostPort(r.ip, "2375")
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		// This thread enters the namespace and never leaves it: locked to the goroutine, it
+		// ends with it. The listener's socket stays in the namespace.
+		runtime.LockOSThread()
+		fd, err := unix.Open("/var/run/netns/"+r.ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Setns(fd, unix.CLONE_NEWNET)
+			unix.Close(fd)
+		}
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		got <- result{l, err}
+	}()
+	res := <-got
+	if res.err != nil {
+		t.Fatalf("a plain TCP listener in %s: %v", r.ns, res.err)
+	}
+	t.Cleanup(func() { res.l.Close() })
+	sock := strings.TrimPrefix(r.host, "unix://")
+	go func() {
+		for {
+			c, err := res.l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				e, err := net.Dial("unix", sock)
+				if err != nil {
+					return
+				}
+				defer e.Close()
+				go func() { _, _ = io.Copy(e, c) }()
+				_, _ = io.Copy(c, e)
+			}()
+		}
+	}()
+	return addr
 }
