@@ -227,10 +227,12 @@ func (a *App) installInputs(c *cli.Context, dir string, first bool) (model.Input
 	return in, err
 }
 
-// engineInputs puts in what this engine and the composes on this machine accept in the
-// compose file, and says so when that changes the file (the first time, or after Docker was
-// upgraded): the cheap healthchecks get a start_interval where the engine runs it, unless a
-// compose here would refuse the file.
+// engineInputs puts in what install finds of the engine: the machine it runs on when that
+// is not this one (the stack's addresses then name it; a move from one engine to another is
+// said out loud, since the data stays behind), and what it and the composes on this machine
+// accept in the compose file: the cheap healthchecks get a start_interval where the engine
+// runs it, unless a compose here would refuse the file. It says so when that changes the file
+// (the first time, or after Docker was upgraded).
 func (a *App) engineInputs(ctx context.Context, docker *engine.Docker, in *model.Inputs, first bool) {
 	remote := docker.Facts.Target.RemoteHost()
 	if !first && remote != in.RemoteHost {
