@@ -197,7 +197,8 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 	if out, err := remote.docker("pull", img); err != nil {
 		t.Fatalf("pulling a stand-in on the remote engine: %v\n%s", err, out)
 	}
-	if out, err := remote.docker("run", "-d", "--name", "port-holder", "-p", fmt.Sprintf("%d:2181", holder), img); err != nil {
+	if out, err := remote.docker("run", "-d", "--name", "port-holder", "-p", fmt.Sprintf("%d:2181", holder),
+		"--entrypoint", "/bin/busybox", img, "sleep", "3600"); err != nil {
 		t.Fatalf("a container holding port %d on the remote engine: %v\n%s", holder, err, out)
 	}
 
@@ -460,8 +461,7 @@ func startSSHD(t *testing.T, remote *remoteEngine) []string {
 		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c := exec.Command("ssh", "root@"+remote.ip, "true")
-		c.Env = append(os.Environ(), env...)
+		c := exec.Command(filepath.Join(bin, "ssh"), "root@"+remote.ip, "true")
 		out, err := c.CombinedOutput()
 		if err == nil {
 			return env
