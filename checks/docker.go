@@ -106,6 +106,23 @@ func DockerUnreachable(target EngineTarget, err error, dockerOnPath bool) Result
 	return r
 }
 
+// DockerSettingsBroken is a client configuration the docker CLI cannot make a connection of:
+// TLS asked for (DOCKER_TLS_VERIFY) with certificates missing from DOCKER_CERT_PATH, a
+// malformed DOCKER_HOST, a context that no longer exists.
+func DockerSettingsBroken(host string, err error) Result {
+	r := Result{ID: IDDockerEngine, Title: "Docker engine", Status: Fail, Details: map[string]string{"host": host},
+		Message: fmt.Sprintf("the Docker client settings do not make a connection: %v", err)}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, ".pem"):
+		r.Fix = "put the engine's ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (default ~/.docker), or unset DOCKER_TLS_VERIFY for an engine without TLS"
+	case strings.Contains(msg, "context"):
+		r.Fix = "`docker context ls` lists the contexts; `docker context use default`, or unset DOCKER_CONTEXT"
+	default:
+		r.Fix = "check DOCKER_HOST (unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST), DOCKER_TLS_VERIFY and DOCKER_CERT_PATH with `docker version`"
+	}
+	return r
+}
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

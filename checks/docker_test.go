@@ -199,3 +199,18 @@ func TestDiagnoseOOMAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+func TestDockerSettingsBroken(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ err, fixHas string }{
+		{"unable to resolve docker endpoint: open /home/me/.docker/ca.pem: no such file or directory", "DOCKER_CERT_PATH"},
+		{`unable to resolve docker endpoint: context "gone": context not found`, "docker context use default"},
+		{`unable to resolve docker endpoint: parse "tcp://bad host": invalid character " " in host name`, "check DOCKER_HOST"},
+	}
+	for _, tt := range tests {
+		r := DockerSettingsBroken("tcp://x:2376", errors.New(tt.err))
+		if r.Status != Fail || r.ID != IDDockerEngine || !strings.Contains(r.Message, tt.err) || !strings.Contains(r.Fix, tt.fixHas) {
+			t.Errorf("%s: got %s %q fix %q, want a failure whose fix says %q", tt.err, r.Status, r.Message, r.Fix, tt.fixHas)
+		}
+	}
+}

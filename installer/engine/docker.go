@@ -64,9 +64,17 @@ func Probe(ctx context.Context, errOut io.Writer) (*Docker, *checks.Result, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the Docker client: %w", err)
 	}
-	if err := cli.Initialize(clientOptions()); err != nil {
+	opts := clientOptions()
+	if err := cli.Initialize(opts); err != nil {
 		return nil, nil, hint.Wrap(fmt.Errorf("reading the Docker configuration: %w", err),
 			"check DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONTEXT and ~/.docker/config.json")
+	}
+	// The docker CLI resolves its endpoint lazily and, when it cannot (a certificate missing
+	// from DOCKER_CERT_PATH, a context that is gone), prints and exits the process. Resolved
+	// here first, the failure is a check that says what to fix.
+	if _, err := command.NewAPIClientFromFlags(opts, cli.ConfigFile()); err != nil {
+		r := checks.DockerSettingsBroken(os.Getenv("DOCKER_HOST"), err)
+		return nil, &r, nil
 	}
 	ep := cli.DockerEndpoint()
 	target := checks.EngineTarget{
