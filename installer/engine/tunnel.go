@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dataeco/dataeco/installer/hint"
@@ -74,7 +73,7 @@ func OpenTunnel(ctx context.Context, endpoint string, ports []int) (*Tunnel, err
 	t.cmd.Stderr = t.stderr
 	// Its own process group: a Ctrl-C at the terminal reaches dataeco, which closes the
 	// tunnel when it is done with it, not in the middle of the smoke checks.
-	t.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	detach(t.cmd)
 	if err := t.cmd.Start(); err != nil {
 		return nil, hint.Wrap(fmt.Errorf("starting ssh for a tunnel to %s: %w", u.Host, err), "install the OpenSSH client (ssh), which the docker CLI needs for ssh:// engines too")
 	}
@@ -130,7 +129,7 @@ func (t *Tunnel) Close() error {
 		return nil
 	default:
 	}
-	_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(t.cmd.Process)
 	select {
 	case <-t.done:
 	case <-time.After(5 * time.Second):
