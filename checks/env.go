@@ -16,6 +16,10 @@ type EngineAPI interface {
 	NetworkList(ctx context.Context, opts client.NetworkListOptions) (client.NetworkListResult, error)
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	DistributionInspect(ctx context.Context, ref string, opts client.DistributionInspectOptions) (client.DistributionInspectResult, error)
+	// A swarm install's services, their tasks and the nodes they run on.
+	ServiceList(ctx context.Context, opts client.ServiceListOptions) (client.ServiceListResult, error)
+	TaskList(ctx context.Context, opts client.TaskListOptions) (client.TaskListResult, error)
+	NodeList(ctx context.Context, opts client.NodeListOptions) (client.NodeListResult, error)
 }
 
 // Engine is a reachable Docker engine and what it said about itself.

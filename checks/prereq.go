@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -404,6 +405,10 @@ func runningContainers(ctx context.Context, env *Env) []containerOwner {
 	var out []containerOwner
 	for _, c := range list.Items {
 		o := containerOwner{name: strings.TrimPrefix(firstName(c.Names), "/"), project: c.Labels[api.ProjectLabel], summary: c}
+		if o.project == "" {
+			// A task of a swarm install: its stack is named after the project.
+			o.project = c.Labels[convert.LabelNamespace]
+		}
 		if _, ok := c.Labels[ComponentLabel]; ok {
 			o.dir = c.Labels[api.WorkingDirLabel]
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -29,6 +30,22 @@ type fakeEngine struct {
 	// starting are containers the engine is starting: listed with All only, until an inspect
 	// (which, as the engine's, waits for the start to end) lets them run.
 	starting []container.Summary
+	// A swarm's services, tasks and nodes.
+	services []swarm.Service
+	tasks    []swarm.Task
+	nodes    []swarm.Node
+}
+
+func (f *fakeEngine) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+	return client.ServiceListResult{Items: f.services}, nil
+}
+
+func (f *fakeEngine) TaskList(context.Context, client.TaskListOptions) (client.TaskListResult, error) {
+	return client.TaskListResult{Items: f.tasks}, nil
+}
+
+func (f *fakeEngine) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
+	return client.NodeListResult{Items: f.nodes}, nil
 }
 
 func (f *fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {

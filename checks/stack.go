@@ -36,6 +36,9 @@ type Stack struct {
 	Secrets  string   // the credentials file, which must be 0600
 	Problem  error    // set when the answers or credentials could not be read
 	Services []StackService
+	// Swarm: the stack runs as services of the swarm the engine manages (a stack named
+	// Project), not as Compose containers.
+	Swarm bool
 }
 
 // StackChecks diagnose an installed stack.
@@ -80,6 +83,9 @@ func checkInstallDir(_ context.Context, env *Env) Result {
 // checkContainers looks at each service's container: state, health, restarts, OOM kills,
 // and for anything unwell, its last healthcheck output and log lines.
 func checkContainers(ctx context.Context, env *Env) Result {
+	if env.Stack != nil && env.Stack.Swarm {
+		return checkSwarmServices(ctx, env)
+	}
 	s, list, stop := stackContainers(ctx, env)
 	if stop != nil {
 		return *stop
@@ -149,6 +155,9 @@ func checkContainers(ctx context.Context, env *Env) Result {
 // a difference means the containers were changed by hand or the install was not re-run
 // after an answer changed.
 func checkDrift(ctx context.Context, env *Env) Result {
+	if env.Stack != nil && env.Stack.Swarm {
+		return Result{Status: Skip, Message: "not compared on a swarm install: `dataeco install` deploys again only the services whose definition changed"}
+	}
 	s, list, stop := stackContainers(ctx, env)
 	if stop != nil {
 		return *stop

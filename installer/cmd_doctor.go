@@ -152,8 +152,17 @@ func (a *App) inspectInstall(ctx context.Context, dir string, docker *engine.Doc
 		stack.Project = ans.Project
 	}
 	if ans != nil && defErr == nil {
+		stack.Swarm = ans.Swarm
+		seen := map[string]bool{}
 		for _, name := range def.Project.ServiceNames() {
 			svc := def.Project.Services[name]
+			if ans.Swarm {
+				// The swarm runs a replicated row's instances as one service.
+				if name = model.SwarmService(name); seen[name] {
+					continue
+				}
+				seen[name] = true
+			}
 			stack.Services = append(stack.Services, checks.StackService{Name: name, OneShot: svc.Restart == "no", Hash: engine.DefinitionHash(svc)})
 		}
 	}

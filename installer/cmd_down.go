@@ -14,7 +14,14 @@ func (a *App) downCmd() *cli.Command {
 		Name:  "down",
 		Usage: "remove containers and networks, keeping volumes (data) and the install dir",
 		Flags: []cli.Flag{dirFlag()},
-		Action: a.withStack(true, func(c *cli.Context, _ *model.Definition, stack *engine.Stack) error {
+		Action: a.withStack(true, func(c *cli.Context, def *model.Definition, stack *engine.Stack) error {
+			if def.Answers.Swarm {
+				if err := a.removeSwarm(c.Context, stack.Docker, def, false); err != nil {
+					return hint.Wrap(fmt.Errorf("removing the stack from the swarm: %w", err), "run `dataeco status` to see what is left")
+				}
+				a.result("services, networks and configs removed from the swarm; volumes kept. `dataeco install` deploys the stack again with its data.")
+				return nil
+			}
 			if err := stack.Down(c.Context, false); err != nil {
 				return hint.Wrap(fmt.Errorf("removing containers: %w", err), "run `dataeco status` to see what is left")
 			}

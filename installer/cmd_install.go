@@ -51,6 +51,11 @@ func (a *App) runInstall(c *cli.Context) error {
 		return err
 	}
 	defer docker.Close()
+	if def.Answers.Swarm {
+		if err := swarmHome(docker, &def.Inputs); err != nil {
+			return err
+		}
+	}
 	stack, release, err := a.lockAndFetch(c, docker, def, "install")
 	if err != nil {
 		return err
@@ -69,12 +74,24 @@ func (a *App) runInstall(c *cli.Context) error {
 		return err
 	}
 	a.status("Wrote %s", filepath.Join(def.Dir, model.ComposeFile))
-	a.status("Starting services in dependency order")
-	if err := a.bringUp(ctx, stack, timeouts(c), c.Bool("keep-on-failure"), "install"); err != nil {
-		return err
-	}
-	if err := a.writeSummary(ctx, stack, def, time.Since(started)); err != nil {
-		return err
+	if def.Answers.Swarm {
+		sw, err := a.deploySwarm(ctx, docker, def, timeouts(c))
+		if err != nil {
+			return err
+		}
+		running, err := runningOnSwarm(ctx, sw)
+		if err != nil {
+			return err
+		}
+		a.writeReady(running, "tasks running on the swarm", def, time.Since(started))
+	} else {
+		a.status("Starting services in dependency order")
+		if err := a.bringUp(ctx, stack, timeouts(c), c.Bool("keep-on-failure"), "install"); err != nil {
+			return err
+		}
+		if err := a.writeSummary(ctx, stack, def, time.Since(started)); err != nil {
+			return err
+		}
 	}
 	if c.Bool("no-smoke") {
 		return nil

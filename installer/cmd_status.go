@@ -28,6 +28,9 @@ func (a *App) statusCmd() *cli.Command {
 		Flags: []cli.Flag{dirFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "list every dataeco install the Docker engine runs, with its project, directory and state", DisableDefaultText: true}},
 		Action: a.statusAction(a.withStack(false, func(c *cli.Context, def *model.Definition, stack *engine.Stack) error {
+			if def.Answers.Swarm {
+				return a.swarmStatus(c, def, stack.Docker)
+			}
 			rows, err := serviceStatuses(c.Context, stack)
 			if err != nil {
 				return hint.Wrap(fmt.Errorf("listing containers: %w", err), "run `dataeco doctor`")

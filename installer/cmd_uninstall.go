@@ -13,7 +13,11 @@ import (
 func (a *App) uninstallCmd() *cli.Command {
 	remove := a.withStack(true, func(c *cli.Context, def *model.Definition, stack *engine.Stack) error {
 		purge := c.Bool("purge")
-		if err := stack.Down(c.Context, purge); err != nil {
+		down := func() error { return stack.Down(c.Context, purge) }
+		if def.Answers.Swarm {
+			down = func() error { return a.removeSwarm(c.Context, stack.Docker, def, purge) }
+		}
+		if err := down(); err != nil {
 			return hint.Wrap(fmt.Errorf("removing the stack: %w", err), "run `dataeco status` to see what is left, then try again")
 		}
 		if !purge {

@@ -94,6 +94,9 @@ func (a *App) withStack(locked bool, action func(*cli.Context, *model.Definition
 		if err != nil {
 			return err
 		}
+		if err := notOnSwarm(def, c.Command.Name); err != nil {
+			return err
+		}
 		if locked {
 			release, err := model.Lock(def.Dir, c.Command.Name)
 			if err != nil {

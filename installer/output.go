@@ -103,11 +103,25 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 			running++
 		}
 	}
+	a.writeReady(running, "", def, took)
+	return nil
+}
+
+// writeReady is the summary with the count of what runs: services, or a swarm's tasks (what
+// then says so).
+func (a *App) writeReady(running int, what string, def *model.Definition, took time.Duration) {
 	w := a.Streams.Out
-	fmt.Fprintf(w, "\ndataeco is ready: %d services running, in %s\n\n", running, took.Round(time.Second))
+	if what == "" {
+		what = "services running"
+	}
+	fmt.Fprintf(w, "\ndataeco is ready: %d %s, in %s\n\n", running, what, took.Round(time.Second))
 	writeEndpoints(w, endpoints(def))
 	fmt.Fprintf(w, "\nCredentials: run `dataeco credentials` (kept in %s, mode 0600)\n", filepath.Join(def.Dir, model.EnvFile))
-	fmt.Fprintf(w, "Next: `dataeco status`, `dataeco logs SERVICE`, `dataeco stop` (keeps data)\n")
+	if def.Answers.Swarm {
+		fmt.Fprintf(w, "Next: `dataeco status` (each service's tasks and their nodes), `dataeco smoke`, `dataeco down` (keeps data)\n")
+	} else {
+		fmt.Fprintf(w, "Next: `dataeco status`, `dataeco logs SERVICE`, `dataeco stop` (keeps data)\n")
+	}
 	if r := def.Inputs.RemoteHost; r != "" && def.Answers.Loopback() {
 		how := "SSH (the commands above)"
 		if engine.IsSSH(def.Inputs.Endpoint) {
@@ -139,7 +153,6 @@ func (a *App) writeSummary(ctx context.Context, stack *engine.Stack, def *model.
 			fmt.Fprintf(w, "Anyone who reaches them can use, with no password (--allow-unauthenticated): %s.\n", strings.Join(open, ", "))
 		}
 	}
-	return nil
 }
 
 // writeFailure shows what is known about a failed service, on stderr, before the error.

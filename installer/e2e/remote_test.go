@@ -45,19 +45,28 @@ type remoteEngine struct {
 
 func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 	t.Helper()
+	// 10.250/16: outside the private daemons' address pools (10.20-10.219) and the subnets
+	// other tests ask for.
+	ns, _, nsIP := netnsPair(t, "rem", 250)
+	r := startNetnsEngine(t, "dr", ns, nsIP)
+	netnsRegistry(t, ns, registry, filepath.Join(e2e.tmp, "data"), true)
+	return r
+}
+
+// startNetnsEngine starts a private dockerd in the network namespace ns, serving TLS at ip
+// with certificates made for it, and returns it with the client environment that reaches it.
+func startNetnsEngine(t *testing.T, prefix, ns, ip string) *remoteEngine {
+	t.Helper()
 	requirePrivateDaemon(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		t.Fatalf("nsenter (util-linux) is needed: %v", err)
 	}
-	// 10.250/16: outside the private daemons' address pools (10.20-10.219) and the subnets
-	// other tests ask for.
-	ns, _, nsIP := netnsPair(t, "rem", 250)
-	d := newPrivateDaemon(t, "dr")
+	d := newPrivateDaemon(t, prefix)
 	d.netns = ns
-	certs := makeEngineCerts(t, filepath.Join(d.dir, "certs"), nsIP)
+	certs := makeEngineCerts(t, filepath.Join(d.dir, "certs"), ip)
 	d.args = append(d.args,
 		// The unix socket is for the test's own cleanup; the client under test comes over TCP.
-		"-H", "tcp://"+net.JoinHostPort(nsIP, "2376"),
+		"-H", "tcp://"+net.JoinHostPort(ip, "2376"),
 		"--tlsverify",
 		"--tlscacert", filepath.Join(certs, "ca.pem"),
 		"--tlscert", filepath.Join(certs, "server-cert.pem"),
@@ -69,10 +78,9 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 	)
 	rememberDocker0()
 	d.start()
-	netnsRegistry(t, ns, registry)
-	t.Logf("remote dockerd at tcp://%s:2376 in namespace %s (pid %d)", nsIP, ns, d.cmd.Process.Pid)
-	return &remoteEngine{privateDaemon: d, ns: ns, ip: nsIP,
-		env: []string{"DOCKER_HOST=tcp://" + net.JoinHostPort(nsIP, "2376"), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs, "DOCKER_CONTEXT="}}
+	t.Logf("dockerd at tcp://%s:2376 in namespace %s (pid %d)", ip, ns, d.cmd.Process.Pid)
+	return &remoteEngine{privateDaemon: d, ns: ns, ip: ip,
+		env: []string{"DOCKER_HOST=tcp://" + net.JoinHostPort(ip, "2376"), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs, "DOCKER_CONTEXT="}}
 }
 
 // dataeco runs the real binary as a user on this machine whose environment points at the
@@ -82,13 +90,14 @@ func (r *remoteEngine) dataeco(t *testing.T, ctx context.Context, args ...string
 	return runBinary(t, ctx, r.env, args...)
 }
 
-// netnsRegistry serves the stand-in registry's storage inside the namespace, at the same
-// loopback address as here: the remote engine pulls from "its own" 127.0.0.1.
-func netnsRegistry(t *testing.T, ns, addr string) {
+// netnsRegistry serves a registry's storage inside the namespace, at the same loopback
+// address as here: the remote engine pulls from "its own" 127.0.0.1. Read-only, or taking
+// pushes too.
+func netnsRegistry(t *testing.T, ns, addr, storage string, readonly bool) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  maintenance:\n    readonly:\n      enabled: true\nhttp:\n  addr: %s\n",
-		filepath.Join(e2e.tmp, "data"), addr)
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  maintenance:\n    readonly:\n      enabled: %v\nhttp:\n  addr: %s\n",
+		storage, readonly, addr)
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +184,8 @@ func makeEngineCerts(t *testing.T, dir, engineIP string) string {
 // and doctor work from here. Over SSH, with the ports on that machine's loopback: smoke
 // reaches them through a tunnel of its own, and `dataeco tunnel` forwards them until Ctrl-C.
 func TestIntegrationRemoteEngine(t *testing.T) {
+	// Its engine is its own, in a namespace of its own: it runs beside the swarm's test.
+	t.Parallel()
 	registry := standinRegistry(t)
 	remote := startRemoteEngine(t, registry)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)

@@ -60,6 +60,9 @@ type Answers struct {
 	// Images replace pinned images by name (--image NAME=REF): another patch or the user's build.
 	Images map[string]string `yaml:"images,omitempty"`
 	Ports  map[string]int    `yaml:"ports"`
+	// Swarm deploys the stack to the Docker Swarm the engine manages instead of running it on
+	// the engine alone: Spark workers spread over the nodes, the rest on the manager.
+	Swarm bool `yaml:"swarm,omitempty"`
 	// Migrated says how the file was brought from an older format when read, for install to
 	// say once before it writes the file in the current one; empty when it was current.
 	Migrated string `yaml:"-"`
@@ -213,6 +216,14 @@ func (a *Answers) Validate() error {
 		if m.size < 256 {
 			return hint.Usage(m.flag, "1g", "%s is below the 256m %s needs", m.size, m.who)
 		}
+	}
+	if a.Swarm && a.Loopback() {
+		// A swarm publishes a port on every address of its node: it cannot keep one on
+		// loopback, so the user says so, and the stack's guard goes on.
+		return hint.Usage("--listen", "0.0.0.0", "a swarm cannot publish ports on %s only: its ports are on every address of their node, so --swarm needs --listen 0.0.0.0 (the ports then require the generated credentials)", a.Listen)
+	}
+	if a.Swarm && a.Registry == "" {
+		return hint.Usage("--registry", "registry.lan:5000", "every node of a swarm pulls the stack's images from a registry, and dataeco pushes the images it builds there: --swarm needs --registry")
 	}
 	if !validProject(a.Project) {
 		return hint.Usage("--project", "dataeco", "%q must be lower-case letters, digits, - or _", a.Project)

@@ -94,6 +94,21 @@ func TestResolveAnswers(t *testing.T) {
 				}
 			}},
 		{name: "duplicate ports refused", yes: true, o: map[string]string{"kafka-port": "9042"}, wantErr: "already used", wantCode: hint.ExitUsage},
+		// A swarm publishes on every address of a node, and its nodes pull from a registry.
+		{name: "swarm on loopback refused", yes: true, o: map[string]string{"swarm": "true", "registry": "reg.lan:5000"}, wantErr: "--listen 0.0.0.0", wantCode: hint.ExitUsage},
+		{name: "swarm without a registry refused", yes: true, o: map[string]string{"swarm": "true", "listen": "0.0.0.0"}, wantErr: "--registry", wantCode: hint.ExitUsage},
+		{name: "swarm", yes: true, o: map[string]string{"swarm": "true", "listen": "0.0.0.0", "registry": "reg.lan:5000", "spark-workers": "3"},
+			check: func(t *testing.T, a *Answers) {
+				if !a.Swarm || a.SparkWorkers != 3 {
+					t.Errorf("got %+v", a)
+				}
+				// The Spark UI stays on loopback unless exposed; a swarm cannot do that.
+				for _, p := range PortsOf(a) {
+					if p.Local {
+						t.Errorf("%s is published on a swarm though not exposed", p.Name())
+					}
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

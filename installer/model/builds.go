@@ -65,6 +65,10 @@ type Inputs struct {
 	// Endpoint is how the engine was reached when it is remote (tcp://…, ssh://…): an ssh://
 	// one is where dataeco opens SSH tunnels to the ports on that machine's loopback.
 	Endpoint string
+	// SwarmHome is the swarm node a swarm install keeps its data and ports on (EngineFile
+	// keeps it): chosen once, at the first install, so the stateful services never move off
+	// their volumes.
+	SwarmHome string
 }
 
 // MachineName is the name of the machine the stack's ports are published on: the engine's

@@ -67,7 +67,15 @@ func (p Port) Name() string { return strings.TrimSuffix(p.Flag, "-port") }
 // Published says whether the answers publish the port on the host: an admin port only on a
 // loopback address or when named in --expose.
 func (p Port) Published(a *Answers) bool {
-	return !p.Admin || a.Loopback() || p.exposed(a)
+	switch {
+	case p.exposed(a):
+		return true
+	case p.Admin:
+		return a.Loopback()
+	case p.Local && a.Swarm:
+		return false // a swarm cannot keep it on loopback: see SwarmFile
+	}
+	return true
 }
 
 func (p Port) exposed(a *Answers) bool { return slices.Contains(a.Expose, p.Name()) }

@@ -23,6 +23,7 @@ type engineFacts struct {
 	HealthStartInterval bool   `yaml:"health_start_interval"`
 	RemoteHost          string `yaml:"remote_host,omitempty"`
 	Endpoint            string `yaml:"endpoint,omitempty"`
+	SwarmHome           string `yaml:"swarm_home,omitempty"`
 }
 
 const engineFileHeader = "# Written by `dataeco install`: what this machine's Docker engine and compose commands accept\n" +
@@ -42,13 +43,13 @@ func readEngineFacts(dir string, in *Inputs) error {
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("%s in %s is damaged (run `dataeco install` to write it again): %w", EngineFile, dir, err)
 	}
-	in.HealthStartInterval, in.RemoteHost, in.Endpoint = f.HealthStartInterval, f.RemoteHost, f.Endpoint
+	in.HealthStartInterval, in.RemoteHost, in.Endpoint, in.SwarmHome = f.HealthStartInterval, f.RemoteHost, f.Endpoint, f.SwarmHome
 	return nil
 }
 
 // WriteEngineFacts records in dir what in says of the engine, for the commands after install.
 func WriteEngineFacts(dir string, in Inputs) error {
-	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint})
+	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint, SwarmHome: in.SwarmHome})
 	if err != nil {
 		return err
 	}

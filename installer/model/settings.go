@@ -62,6 +62,18 @@ func intSetting(flag, usage, def, prompt, example string, lo, hi int, field func
 		}}
 }
 
+func boolSetting(flag, usage string, field func(a *Answers) *bool) Setting {
+	return Setting{Flag: flag, Usage: usage, Default: "false", Example: "true", Bool: true,
+		Get: func(a *Answers) string { return strconv.FormatBool(*field(a)) },
+		Parse: func(v string) (Apply, error) {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("%q is not true or false", v)
+			}
+			return func(a *Answers) { *field(a) = b }, nil
+		}}
+}
+
 func stringSetting(flag, usage, value, def, example, prompt string, get func(a *Answers) string,
 	parse func(string) (string, error), field func(a *Answers) *string) Setting {
 	return Setting{Flag: flag, Usage: usage, Value: value, Default: def, Example: example, Prompt: prompt, Get: get,
@@ -102,16 +114,10 @@ func Settings() []Setting {
 				e, err := ParseExpose(v)
 				return func(a *Answers) { a.Expose = e }, err
 			}},
-		{Flag: "allow-unauthenticated", Usage: "publish ports that let anyone in (those named in --expose) on an address other machines reach",
-			Default: "false", Example: "true", Bool: true,
-			Get: func(a *Answers) string { return strconv.FormatBool(a.AllowUnauthenticated) },
-			Parse: func(v string) (Apply, error) {
-				b, err := strconv.ParseBool(strings.TrimSpace(v))
-				if err != nil {
-					return nil, fmt.Errorf("%q is not true or false", v)
-				}
-				return func(a *Answers) { a.AllowUnauthenticated = b }, nil
-			}},
+		boolSetting("swarm", "deploy to the Docker Swarm this engine manages: Spark workers spread over its nodes (needs --registry and --listen 0.0.0.0)",
+			func(a *Answers) *bool { return &a.Swarm }),
+		boolSetting("allow-unauthenticated", "publish ports that let anyone in (those named in --expose) on an address other machines reach",
+			func(a *Answers) *bool { return &a.AllowUnauthenticated }),
 		intSetting("spark-workers", "run N Spark workers", "1", "", "2", 1, 16,
 			func(a *Answers) *int { return &a.SparkWorkers }),
 		stringSetting("subnet", "the CIDR address range of the stack's network, when the engine's default collides with a VPN", "CIDR",

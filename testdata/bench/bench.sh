@@ -200,7 +200,7 @@ printf '%-44s %.3f  (target <= 0.75)\n' "ratio dataeco / compose (medians)" "$(a
 stats "no-op re-run of install (target <= 1s)" "${noop[@]}"
 stats "status (target <= 0.5s)" "${status[@]}"
 stats "--help start-up (target <= 0.05s)" "${help[@]}"
-printf '%-44s %.1f MB  (target <= 40 MB)\n' "binary size, stripped" "$(awk -v s="$size" 'BEGIN { print s / 1000000 }')"
+printf '%-44s %.1f MB  (target <= 45 MB)\n' "binary size, stripped" "$(awk -v s="$size" 'BEGIN { print s / 1000000 }')"
 # Each service's own time to ready in the last dataeco round, counted from its container's
 # start (which waits for its dependencies): the floor no readiness detection can go below.
 echo "each service, last dataeco round (from its own start):"

@@ -1,0 +1,280 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dataeco/dataeco/installer/engine"
+)
+
+// A swarm of three machines is played by three private dockerds, each in a network namespace
+// of the test's own, on one Ethernet segment: a bridge in a fourth namespace, which this
+// machine joins too (10.251.N.1) to reach the manager's API and the published ports. The
+// bridge lives in a namespace of its own because in this one the shared daemon's iptables
+// (FORWARD policy DROP, with bridge netfilter on) would drop what the nodes send each other.
+// Every node's registry serves one storage at the same loopback address, so --registry is
+// one answer for all, and the manager's takes the images dataeco pushes.
+
+// startSwarm starts n engines, the first a swarm manager and the others workers joined to it
+// over their namespace addresses.
+func startSwarm(t *testing.T, registry string, n int) []*remoteEngine {
+	t.Helper()
+	id := os.Getpid() % 200
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	sw := fmt.Sprintf("dataeco-sw-%d", id)
+	hostIF := fmt.Sprintf("dswh%d", id)
+	_ = exec.Command("ip", "link", "del", hostIF).Run()
+	_ = exec.Command("ip", "netns", "del", sw).Run()
+	ip("netns", "add", sw)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "link", "del", hostIF).Run()
+		_ = exec.Command("ip", "netns", "del", sw).Run()
+	})
+	ip("-n", sw, "link", "add", "br0", "type", "bridge")
+	ip("-n", sw, "link", "set", "br0", "up")
+	attach := func(ns, nsIF, addr string) {
+		t.Helper()
+		swIF := nsIF + "s"
+		ip("link", "add", nsIF, "type", "veth", "peer", "name", swIF)
+		ip("link", "set", swIF, "netns", sw)
+		ip("-n", sw, "link", "set", swIF, "master", "br0")
+		ip("-n", sw, "link", "set", swIF, "up")
+		if ns != "" {
+			ip("link", "set", nsIF, "netns", ns)
+			ip("-n", ns, "addr", "add", addr+"/24", "dev", nsIF)
+			ip("-n", ns, "link", "set", nsIF, "up")
+			ip("-n", ns, "link", "set", "lo", "up")
+			return
+		}
+		ip("addr", "add", addr+"/24", "dev", nsIF)
+		ip("link", "set", nsIF, "up")
+	}
+	attach("", hostIF, fmt.Sprintf("10.251.%d.1", id))
+
+	// One storage for every node's registry: the stand-ins, linked rather than copied, and
+	// what the manager pushes.
+	storage := filepath.Join(t.TempDir(), "registry")
+	if out, err := exec.Command("cp", "-al", filepath.Join(e2e.tmp, "data"), storage).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-a", filepath.Join(e2e.tmp, "data"), storage).CombinedOutput(); err != nil {
+			t.Fatalf("copying the stand-in registry's storage: %v\n%s", err, out)
+		}
+		t.Logf("hard links refused (%s); copied", strings.TrimSpace(string(out)))
+	}
+
+	var nodes []*remoteEngine
+	for i := range n {
+		ns := fmt.Sprintf("dataeco-swn%d-%d", i+1, id)
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+		ip("netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		addr := fmt.Sprintf("10.251.%d.%d", id, 11+i)
+		attach(ns, fmt.Sprintf("dsw%dn%d", i+1, id), addr)
+		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr)
+		netnsRegistry(t, ns, registry, storage, false)
+		// Before its daemon is destroyed (cleanups run last first): a node that leaves
+		// first stops in seconds rather than waiting for its peers.
+		t.Cleanup(func() { _, _ = node.docker("swarm", "leave", "--force") })
+		nodes = append(nodes, node)
+	}
+	mgr := nodes[0]
+	if out, err := mgr.docker("swarm", "init", "--advertise-addr", mgr.ip, "--listen-addr", mgr.ip+":2377"); err != nil {
+		t.Fatalf("docker swarm init: %v\n%s", err, out)
+	}
+	token, err := mgr.docker("swarm", "join-token", "-q", "worker")
+	if err != nil {
+		t.Fatalf("docker swarm join-token: %v\n%s", err, token)
+	}
+	for _, w := range nodes[1:] {
+		if out, err := w.docker("swarm", "join", "--token", strings.TrimSpace(token), "--advertise-addr", w.ip, "--listen-addr", w.ip+":2377", mgr.ip+":2377"); err != nil {
+			t.Fatalf("docker swarm join on %s: %v\n%s", w.ip, err, out)
+		}
+	}
+	return nodes
+}
+
+// swarmServices is `dataeco status --json` on a swarm install, by service.
+func swarmServices(t *testing.T, ctx context.Context, mgr *remoteEngine, dir string) map[string]engine.SwarmService {
+	t.Helper()
+	r := mgr.dataeco(t, ctx, "status", "--json", "--dir", dir)
+	mustSucceed(t, r, "status on the swarm")
+	var st struct {
+		Swarm    bool                  `json:"swarm"`
+		Services []engine.SwarmService `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || !st.Swarm {
+		t.Fatalf("status --json on a swarm install (swarm %v): %v\n%s", st.Swarm, err, r.stdout)
+	}
+	out := map[string]engine.SwarmService{}
+	for _, s := range st.Services {
+		out[s.Service] = s
+	}
+	return out
+}
+
+// workerNodes are the nodes (by address) the Spark workers run on, and how many run.
+func workerNodes(s engine.SwarmService) (map[string]int, int) {
+	nodes, running := map[string]int{}, 0
+	for _, task := range s.Tasks {
+		if task.State == "running" {
+			running++
+			addr := task.Node[strings.LastIndex(task.Node, "(")+1:]
+			nodes[strings.TrimSuffix(addr, ")")]++
+		}
+	}
+	return nodes, running
+}
+
+func smokePasses(t *testing.T, ctx context.Context, mgr *remoteEngine, dir string, ids ...string) {
+	t.Helper()
+	r := mgr.dataeco(t, ctx, "smoke", "--json", "--dir", dir)
+	var smoke struct {
+		Checks []struct{ ID, Status, Message string } `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &smoke); err != nil {
+		t.Fatalf("smoke --json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	status := map[string]string{}
+	for _, c := range smoke.Checks {
+		status[c.ID] = c.Status + " " + c.Message
+	}
+	for _, id := range ids {
+		if !strings.HasPrefix(status[id], "pass") {
+			t.Errorf("%s: %q", id, status[id])
+		}
+	}
+}
+
+// TestIntegrationSwarm: dataeco deploys the stack to a three-node swarm from a manager it
+// reaches over TLS. The Spark workers are one service of three replicas, one on each node;
+// the services that keep data or publish ports run on the manager; the one-shot job ran as
+// a swarm job; smoke passes through the manager's published ports. When a worker node's
+// engine stops, its Spark worker moves to another node and smoke passes again. Uninstall
+// leaves nothing of the stack on any node.
+func TestIntegrationSwarm(t *testing.T) {
+	// Its engines are its own, in namespaces of its own: it runs beside the remote engine's
+	// test (the only other such), after the tests on the shared engine.
+	t.Parallel()
+	registry := standinRegistry(t)
+	nodes := startSwarm(t, registry, 3)
+	mgr := nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	const project, base = "dataeco-swarm", 18520 // fixedPortArgs: kafka +0, Spark UI +6, master +7
+	dir := filepath.Join(t.TempDir(), "install")
+	args := append([]string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry, "--swarm",
+		"--components", "kafka,spark", "--spark-workers", "3", "--listen", "0.0.0.0", "--expose", "spark-ui", "--allow-unauthenticated", "--timeout", "3m"}, fixedPortArgs(base)...)
+
+	r := mgr.dataeco(t, ctx, args...)
+	mustSucceed(t, r, "install --swarm")
+	if !strings.Contains(r.stdout, "tasks running on the swarm") || !strings.Contains(r.stdout, fmt.Sprintf("%s:%d", mgr.ip, base)) {
+		t.Errorf("the summary does not give the swarm's tasks and Kafka at the manager's address:\n%s", r.stdout)
+	}
+
+	svcs := swarmServices(t, ctx, mgr, dir)
+	workers, running := workerNodes(svcs["spark-worker"])
+	if running != 3 || len(workers) != 3 {
+		t.Errorf("the 3 Spark workers are not one on each node: %d running on %v", running, workers)
+	}
+	for _, name := range []string{"zookeeper", "broker", "spark-master"} {
+		s := svcs[name]
+		if s.Running != 1 || len(s.Tasks) != 1 || !strings.Contains(s.Tasks[0].Node, "("+mgr.ip+")") {
+			t.Errorf("%s is not running on the manager: %+v", name, s)
+		}
+	}
+	if j := svcs["kafka-init"]; j.Mode != "job" || j.Done != 1 {
+		t.Errorf("kafka-init did not complete as a swarm job: %+v", j)
+	}
+	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+	r = mgr.dataeco(t, ctx, "doctor", "--json", "--check", "containers", "--dir", dir)
+	var doc struct {
+		Checks []struct {
+			ID, Status, Message string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Checks) != 1 {
+		t.Fatalf("doctor --json: %v\n%s", err, r.stdout)
+	}
+	if c := doc.Checks[0]; c.Status != "pass" || !strings.Contains(c.Message, "services of the swarm stack "+project) {
+		t.Errorf("doctor's containers check on the swarm: %s %s", c.Status, c.Message)
+	}
+
+	// Again with nothing changed: no task is replaced and the job does not run again.
+	tasks := func() string {
+		t.Helper()
+		out, err := mgr.docker("service", "ps", "-q", project+"_kafka-init", project+"_spark-worker", project+"_broker")
+		if err != nil {
+			t.Fatalf("docker service ps: %v\n%s", err, out)
+		}
+		return out
+	}
+	before := tasks()
+	r = mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
+	mustSucceed(t, r, "install --swarm again")
+	if after := tasks(); after != before {
+		t.Errorf("a second install that changes nothing replaced tasks:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// The engine of a node with a worker stops: swarm starts that worker on another node.
+	victim := nodes[2]
+	if err := victim.stop(); err != nil {
+		t.Fatalf("stopping the engine of %s: %v", victim.ip, err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		workers, running = workerNodes(swarmServices(t, ctx, mgr, dir)["spark-worker"])
+		if running == 3 && workers[victim.ip] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 minutes after %s's engine stopped, the workers run on %v (%d running)", victim.ip, workers, running)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	t.Logf("after %s's engine stopped, the Spark workers run on %v", victim.ip, workers)
+	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+
+	// The node comes back (as it would after a reboot) and uninstall clears every node.
+	victim.start()
+	r = mgr.dataeco(t, ctx, "uninstall", "--purge", "--yes", "--dir", dir)
+	mustSucceed(t, r, "uninstall --purge on the swarm")
+	label := "label=com.docker.stack.namespace=" + project
+	deadline = time.Now().Add(2 * time.Minute)
+	for _, n := range nodes {
+		for _, what := range [][]string{{"ps", "-aq", "--filter", label}, {"volume", "ls", "-q", "--filter", label}, {"network", "ls", "-q", "--filter", label}} {
+			for {
+				out, err := n.docker(what...)
+				if err == nil && strings.TrimSpace(out) == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					all, _ := n.docker("ps", "-a", "--filter", label, "--format", "{{.Names}} {{.Status}}")
+					t.Errorf("after uninstall, %s on %s: %v %s\n%s", strings.Join(what, " "), n.ip, err, out, all)
+					break
+				}
+				time.Sleep(time.Second)
+			}
+		}
+	}
+	for _, what := range [][]string{{"service", "ls", "-q", "--filter", label}, {"config", "ls", "-q", "--filter", label}} {
+		if out, err := mgr.docker(what...); err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("after uninstall, %s: %v %s", strings.Join(what, " "), err, out)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("uninstall --purge left %s: %v", dir, err)
+	}
+}

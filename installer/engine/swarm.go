@@ -1,0 +1,627 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/dataeco/dataeco/checks"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/compose/convert"
+	"github.com/docker/cli/cli/compose/loader"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// A swarm install is driven through the engine's swarm API with the docker CLI's own stack
+// code: its loader reads the stack file dataeco renders and its converter turns each service
+// into a swarm service spec, as `docker stack deploy` does. What `docker stack deploy` does
+// not do, dataeco does here: it creates each service only when what it depends on is ready
+// (swarm ignores depends_on), waits for readiness with per-service limits, and says which
+// task failed where.
+
+// SwarmDep is one start condition: a service ready (its tasks running, which under swarm
+// means healthy when the service has a check) or, for a job, completed.
+type SwarmDep struct {
+	Service   string
+	Completed bool
+}
+
+// Swarm is one stack on the swarm the engine manages.
+type Swarm struct {
+	Docker *Docker
+	// Namespace is the stack's name: the project name, as the services' prefix and label.
+	Namespace convert.Namespace
+	Config    *composetypes.Config
+	// Deps are each service's start conditions.
+	Deps map[string][]SwarmDep
+	// JobLabel is the service label that marks a one-shot job: a service of one replica that
+	// is done when its task completes.
+	JobLabel string
+	ui       *Progress
+	poll     time.Duration
+}
+
+// SwarmHome is the ID of the node the engine runs on, when it is a manager of an active
+// swarm: what a swarm install needs.
+func (d *Docker) SwarmHome() (string, error) {
+	s := d.Info.Swarm
+	switch {
+	case s.LocalNodeState != swarm.LocalNodeStateActive:
+		return "", hint.New("run `docker swarm init` on this engine (then `docker swarm join` on the others), or install without --swarm",
+			fmt.Errorf("the engine at %s is not part of a swarm (state %q)", d.Host, s.LocalNodeState))
+	case !s.ControlAvailable:
+		return "", hint.New("point DOCKER_HOST (or the docker context) at a manager of the swarm (`docker node ls` there lists the managers)",
+			fmt.Errorf("the engine at %s is a swarm worker; only a manager can deploy services", d.Host))
+	}
+	return s.NodeID, nil
+}
+
+// LoadSwarm reads a stack file with the docker CLI's loader, which validates it against the
+// stack file schema. The file's values are final (interpolated when rendered), so the loader
+// substitutes nothing.
+func LoadSwarm(d *Docker, out Output, namespace string, file []byte, workingDir string, deps map[string][]SwarmDep, jobLabel string) (*Swarm, error) {
+	dict, err := loader.ParseYAML(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the stack file: %w", err)
+	}
+	cfg, err := loader.Load(composetypes.ConfigDetails{
+		WorkingDir:  workingDir,
+		ConfigFiles: []composetypes.ConfigFile{{Filename: "stack.yaml", Config: dict}},
+		Environment: map[string]string{},
+	}, func(o *loader.Options) { o.SkipInterpolation = true })
+	if err != nil {
+		return nil, fmt.Errorf("loading the stack file: %w", err)
+	}
+	return &Swarm{Docker: d, Namespace: convert.NewNamespace(namespace), Config: cfg, Deps: deps, JobLabel: jobLabel,
+		ui: NewProgress(out, namespace), poll: time.Second}, nil
+}
+
+func (s *Swarm) filter() client.Filters {
+	return make(client.Filters).Add("label", convert.LabelNamespace+"="+s.Namespace.Name())
+}
+
+// PushBuilds puts the images dataeco built under the tags the nodes pull them by, in the
+// registry: tags maps the local tag to the registry one.
+func (s *Swarm) PushBuilds(ctx context.Context, tags map[string]string) error {
+	for _, local := range slices.Sorted(maps.Keys(tags)) {
+		remote := tags[local]
+		if _, err := s.Docker.API.ImageTag(ctx, client.ImageTagOptions{Source: local, Target: remote}); err != nil {
+			return fmt.Errorf("tagging %s as %s: %w", local, remote, err)
+		}
+		auth, err := command.RetrieveAuthTokenFromImage(s.Docker.Cli.ConfigFile(), remote)
+		if err != nil {
+			return err
+		}
+		s.ui.Line(fmt.Sprintf("pushing %s for the swarm's nodes", remote))
+		resp, err := s.Docker.API.ImagePush(ctx, remote, client.ImagePushOptions{RegistryAuth: auth})
+		if err == nil {
+			err = resp.Wait(ctx)
+		}
+		if err != nil {
+			return hint.Wrap(fmt.Errorf("pushing %s: %w", remote, err),
+				"the swarm's nodes pull the images dataeco builds from --registry: it must take pushes from this engine (`docker login` it when it needs a login)")
+		}
+	}
+	return nil
+}
+
+// Deploy creates or updates the stack's networks, configs and services, each service once
+// its dependencies are ready, and waits until every service is ready or one fails. timeout
+// is how long a service may take from its first task starting.
+func (s *Swarm) Deploy(ctx context.Context, timeout func(service string) time.Duration) error {
+	api := s.Docker.API
+	networks, _ := convert.Networks(s.Namespace, s.Config.Networks, map[string]struct{}{"default": {}})
+	existing, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's networks: %w", err)
+	}
+	have := map[string]bool{}
+	for _, n := range existing.Items {
+		have[n.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(networks)) {
+		if have[name] {
+			continue
+		}
+		opts := networks[name]
+		if opts.Driver == "" {
+			opts.Driver = "overlay"
+		}
+		if _, err := api.NetworkCreate(ctx, name, opts); err != nil {
+			return fmt.Errorf("creating network %s: %w", name, err)
+		}
+	}
+	configs, err := convert.Configs(s.Namespace, s.Config.Configs)
+	if err != nil {
+		return err
+	}
+	for _, c := range configs {
+		// Named by content: one that exists already is this one.
+		if _, err := api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c}); err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsAlreadyExists(err) {
+			return fmt.Errorf("creating config %s: %w", c.Name, err)
+		}
+	}
+	specs, err := convert.Services(ctx, s.Namespace, s.Config, api)
+	if err != nil {
+		return err
+	}
+	if err := s.deployInOrder(ctx, specs, timeout); err != nil {
+		return err
+	}
+	return s.pruneConfigs(ctx)
+}
+
+// pruneConfigs removes the stack's configs no service uses any more (a file's old content).
+func (s *Swarm) pruneConfigs(ctx context.Context) error {
+	list, err := s.Docker.API.ConfigList(ctx, client.ConfigListOptions{Filters: s.filter()})
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for name := range s.Config.Configs {
+		used[s.Namespace.Scope(name)] = true
+	}
+	for _, c := range list.Items {
+		if !used[c.Spec.Name] {
+			_, _ = s.Docker.API.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
+		}
+	}
+	return nil
+}
+
+// progress of one service through a deploy.
+type swarmWatch struct {
+	id       string
+	created  time.Time
+	since    time.Time // tasks from before it count for nothing (zero: the service is unchanged)
+	started  time.Time // the first task seen starting; the service's timeout counts from it
+	job      bool
+	replicas uint64
+	digest   string
+	state    string
+}
+
+func (s *Swarm) deployInOrder(ctx context.Context, specs map[string]swarm.ServiceSpec, timeout func(string) time.Duration) error {
+	api := s.Docker.API
+	current, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's services: %w", err)
+	}
+	byName := map[string]swarm.Service{}
+	for _, svc := range current.Items {
+		byName[svc.Spec.Name] = svc
+	}
+	watch := map[string]*swarmWatch{}
+	names := slices.Sorted(maps.Keys(specs))
+	for {
+		for _, name := range names {
+			if watch[name] != nil || !s.depsReady(name, watch) {
+				continue
+			}
+			w, err := s.apply(ctx, name, specs[name], byName)
+			if err != nil {
+				return err
+			}
+			watch[name] = w
+		}
+		pending := 0
+		for _, name := range names {
+			w := watch[name]
+			if w == nil {
+				pending++
+				continue
+			}
+			if w.state == "ready" {
+				continue
+			}
+			pending++
+			if err := s.observe(ctx, name, w, timeout(name)); err != nil {
+				return err
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.poll):
+		}
+	}
+}
+
+func (s *Swarm) depsReady(name string, watch map[string]*swarmWatch) bool {
+	for _, d := range s.Deps[name] {
+		w := watch[d.Service]
+		if w == nil || w.state != "ready" {
+			return false
+		}
+	}
+	return true
+}
+
+// apply creates the service or updates it to the spec; an unchanged spec starts nothing new.
+func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, existing map[string]swarm.Service) (*swarmWatch, error) {
+	api := s.Docker.API
+	auth, err := command.RetrieveAuthTokenFromImage(s.Docker.Cli.ConfigFile(), spec.TaskTemplate.ContainerSpec.Image)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	w := &swarmWatch{created: now, since: now, job: s.isJob(spec.Annotations.Labels)}
+	if spec.Mode.Replicated != nil && spec.Mode.Replicated.Replicas != nil {
+		w.replicas = *spec.Mode.Replicated.Replicas
+	}
+	svc, ok := existing[spec.Name]
+	if ok {
+		// As `docker stack deploy`: keep the force counter, or every deploy restarts all.
+		spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+	}
+	// The spec's digest, on the service and in every task's container labels: the engine
+	// fills in defaults, so comparing specs would see changes where there are none.
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	w.digest = fmt.Sprintf("%x", sha256.Sum256(b))
+	spec.Labels = withLabel(spec.Labels, specLabel, w.digest)
+	spec.TaskTemplate.ContainerSpec.Labels = withLabel(spec.TaskTemplate.ContainerSpec.Labels, specLabel, w.digest)
+	if ok && svc.Spec.Labels[specLabel] == w.digest {
+		// Nothing changed: nothing to update, and what runs (or ran) stands.
+		w.id, w.since = svc.ID, time.Time{}
+		return w, nil
+	}
+	if ok {
+		if _, err := api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec, EncodedRegistryAuth: auth}); err != nil {
+			return nil, fmt.Errorf("updating service %s: %w", spec.Name, err)
+		}
+		w.id = svc.ID
+		s.ui.ServiceState(name, "updated", "")
+		return w, nil
+	}
+	res, err := api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec, EncodedRegistryAuth: auth})
+	if err != nil {
+		return nil, fmt.Errorf("creating service %s: %w", spec.Name, err)
+	}
+	w.id = res.ID
+	s.ui.ServiceState(name, "created", "")
+	return w, nil
+}
+
+// specLabel carries the digest of the spec dataeco deployed a service with.
+const specLabel = "io.dataeco.spec-digest"
+
+func withLabel(labels map[string]string, key, value string) map[string]string {
+	out := maps.Clone(labels)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[key] = value
+	return out
+}
+
+// observe looks at a service's tasks once: ready, still on its way, or failed.
+func (s *Swarm) observe(ctx context.Context, name string, w *swarmWatch, limit time.Duration) error {
+	api := s.Docker.API
+	tasks, err := api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", w.id)})
+	if err != nil {
+		return fmt.Errorf("listing the tasks of %s: %w", name, err)
+	}
+
+	var running, complete, failed uint64
+	var lastErr string
+	var waiting string
+	for _, t := range tasks.Items {
+		// A job's task is meant to shut down once it has completed, so what tells the current
+		// run from an earlier one is the definition it ran (a deploy that changed nothing
+		// runs no new task, and the last run stands). Other services: a task an update
+		// replaced is meant to shut down, and counts for nothing.
+		if w.job {
+			if t.Spec.ContainerSpec == nil || t.Spec.ContainerSpec.Labels[specLabel] != w.digest {
+				continue
+			}
+		} else if t.DesiredState != swarm.TaskStateRunning && t.Status.Timestamp.Before(w.since) {
+			continue
+		}
+		switch t.Status.State {
+		case swarm.TaskStateRunning:
+			if t.DesiredState == swarm.TaskStateRunning {
+				running++
+			}
+		case swarm.TaskStateComplete:
+			complete++
+		case swarm.TaskStateFailed, swarm.TaskStateRejected:
+			if t.Status.Timestamp.After(w.created) || w.job {
+				failed++
+				lastErr = checks.TaskError(t)
+			}
+		case swarm.TaskStatePending:
+			if t.Status.Err != "" && time.Since(w.created) > 30*time.Second {
+				waiting = t.Status.Err
+			}
+		}
+		if w.started.IsZero() && stateReached(t.Status.State, swarm.TaskStateStarting) {
+			w.started = time.Now()
+		}
+	}
+	fail := func(reason string) error {
+		s.ui.ServiceState(name, "failed", "")
+		return &ServiceFailure{Service: name, Reason: reason}
+	}
+	switch {
+	case w.job && complete > 0 && running == 0:
+		w.state = "ready"
+		s.ui.ServiceState(name, "completed", "")
+		return nil
+	case !w.job && w.replicas > 0 && running >= w.replicas:
+		w.state = "ready"
+		s.ui.ServiceState(name, "healthy", fmt.Sprintf("%d/%d tasks", running, w.replicas))
+		return nil
+	case failed > 3:
+		return fail(fmt.Sprintf("failed %d times on the swarm: %s", failed, lastErr))
+	case waiting != "":
+		return fail("cannot be placed on any node: " + waiting)
+	case !w.started.IsZero() && time.Since(w.started) > limit:
+		return fail(fmt.Sprintf("was not ready %s after its first task started (%d/%d running)", limit, running, w.replicas))
+	case w.started.IsZero() && time.Since(w.created) > limit+10*time.Minute:
+		return fail("had no task started after " + (limit + 10*time.Minute).String() + " (pulling its image on a node?)")
+	}
+	if w.state == "" && !w.started.IsZero() {
+		w.state = "started"
+		s.ui.ServiceState(name, "started", "")
+	}
+	return nil
+}
+
+// stateReached says whether a task in state got at least as far as want.
+func stateReached(state, want swarm.TaskState) bool {
+	order := []swarm.TaskState{swarm.TaskStateNew, swarm.TaskStateAllocated, swarm.TaskStatePending, swarm.TaskStateAssigned,
+		swarm.TaskStateAccepted, swarm.TaskStatePreparing, swarm.TaskStateReady, swarm.TaskStateStarting, swarm.TaskStateRunning,
+		swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed, swarm.TaskStateRejected}
+	return slices.Index(order, state) >= slices.Index(order, want)
+}
+
+// SwarmTask is one task of a service as status shows it.
+type SwarmTask struct {
+	Slot  int    `json:"slot,omitempty"`
+	Node  string `json:"node"`
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+// SwarmService is one service of the stack as status shows it.
+type SwarmService struct {
+	Service string      `json:"service"`
+	Mode    string      `json:"mode"`
+	Desired uint64      `json:"desired"`
+	Running uint64      `json:"running"`
+	Done    uint64      `json:"completed,omitempty"`
+	Ports   []string    `json:"ports"`
+	Tasks   []SwarmTask `json:"tasks"`
+}
+
+// Status lists the stack's services with their replicas and the node of each current task.
+func (s *Swarm) Status(ctx context.Context) ([]SwarmService, error) {
+	api := s.Docker.API
+	services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter(), Status: true})
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := s.nodeNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := api.TaskList(ctx, client.TaskListOptions{Filters: s.filter()})
+	if err != nil {
+		return nil, err
+	}
+	byService := map[string][]swarm.Task{}
+	for _, t := range tasks.Items {
+		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+	}
+	var out []SwarmService
+	for _, svc := range services.Items {
+		row := SwarmService{Service: s.Namespace.Descope(svc.Spec.Name), Mode: "replicated", Ports: []string{}, Tasks: []SwarmTask{}}
+		if s.isJob(svc.Spec.Labels) {
+			row.Mode = "job"
+		}
+		if st := svc.ServiceStatus; st != nil {
+			row.Desired, row.Running = st.DesiredTasks, st.RunningTasks
+		}
+		if svc.Endpoint.Spec.Ports != nil {
+			for _, p := range svc.Endpoint.Spec.Ports {
+				row.Ports = append(row.Ports, fmt.Sprintf("%d->%d (%s)", p.PublishedPort, p.TargetPort, p.PublishMode))
+			}
+		}
+		ts := byService[svc.ID]
+		sort.Slice(ts, func(i, j int) bool {
+			if ts[i].Slot != ts[j].Slot {
+				return ts[i].Slot < ts[j].Slot
+			}
+			return ts[i].Meta.UpdatedAt.After(ts[j].Meta.UpdatedAt)
+		})
+		seen := map[int]bool{}
+		for _, t := range ts {
+			// The current task of each slot: the one meant to run; for a job, whose task
+			// is meant to shut down once done, the latest.
+			if t.DesiredState != swarm.TaskStateRunning && row.Mode != "job" {
+				continue
+			}
+			if seen[t.Slot] && t.Slot != 0 {
+				continue
+			}
+			seen[t.Slot] = true
+			if t.Status.State == swarm.TaskStateComplete {
+				row.Done++
+			}
+			row.Tasks = append(row.Tasks, SwarmTask{Slot: t.Slot, Node: nodes[t.NodeID], State: string(t.Status.State), Error: t.Status.Err})
+		}
+		out = append(out, row)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out, nil
+}
+
+// nodeNames names each node by host name and address: nodes of one machine's VMs often share
+// a host name.
+func (s *Swarm) nodeNames(ctx context.Context) (map[string]string, error) {
+	nodes, err := s.Docker.API.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, n := range nodes.Items {
+		out[n.ID] = fmt.Sprintf("%s (%s)", n.Description.Hostname, n.Status.Addr)
+	}
+	return out, nil
+}
+
+// Remove removes the stack's services, waits until their tasks are gone from every node,
+// then removes its networks and configs; with purge also its volumes on this engine's node,
+// where the services that keep data run.
+func (s *Swarm) Remove(ctx context.Context, purge bool) error {
+	api := s.Docker.API
+	services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's services: %w", err)
+	}
+	var errs []error
+	for _, svc := range services.Items {
+		if _, err := api.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("removing service %s: %w", svc.Spec.Name, err))
+		}
+	}
+	if err := s.waitTasksGone(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// A task that has ended still has its container until the node's agent removes it, and
+	// that container holds its volumes and its network endpoint.
+	if err := s.waitContainersGone(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// A network stays busy for a moment after the last task on it is gone.
+	for attempt := 0; ; attempt++ {
+		nets, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: s.filter()})
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		var left error
+		for _, n := range nets.Items {
+			if _, err := api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				left = fmt.Errorf("removing network %s: %w", n.Name, err)
+			}
+		}
+		if left == nil {
+			break
+		}
+		if attempt == 20 {
+			errs = append(errs, left)
+			break
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	configs, err := api.ConfigList(ctx, client.ConfigListOptions{Filters: s.filter()})
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, c := range configs.Items {
+			if _, err := api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("removing config %s: %w", c.Spec.Name, err))
+			}
+		}
+	}
+	if purge {
+		vols, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: s.filter()})
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			for _, v := range vols.Items {
+				if _, err := api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Swarm) waitTasksGone(ctx context.Context) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		tasks, err := s.Docker.API.TaskList(ctx, client.TaskListOptions{Filters: s.filter()})
+		if err != nil {
+			return err
+		}
+		left := 0
+		for _, t := range tasks.Items {
+			if !stateReached(t.Status.State, swarm.TaskStateComplete) {
+				left++
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of the stack's tasks were still on their nodes after 3 minutes", left)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// waitContainersGone waits until this engine's node has no container of the stack left.
+func (s *Swarm) waitContainersGone(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		list, err := s.Docker.API.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filter()})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d containers of the stack were still on this node 2 minutes after its services were removed", len(list.Items))
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// Services are the names of the stack's services, as the stack file has them.
+func (s *Swarm) Services() []string {
+	var out []string
+	for _, svc := range s.Config.Services {
+		out = append(out, svc.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Swarm) isJob(labels map[string]string) bool {
+	return s.JobLabel != "" && labels[s.JobLabel] == "true"
+}

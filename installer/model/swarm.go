@@ -1,0 +1,320 @@
+package model
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+)
+
+// A swarm install runs the same rendered stack, written as a stack file for Docker Swarm: the
+// docker CLI's own stack code (compose loader and converter) turns it into swarm services,
+// as `docker stack deploy` would. What changes from the compose file, and why:
+//   - a replicated row (the Spark workers) is one service with N replicas, spread over the
+//     nodes, each task named by its slot;
+//   - a service that keeps data or publishes ports is pinned to the home node, the manager
+//     dataeco talks to: its volumes stay where backup and uninstall reach them, and its ports
+//     are on the address the summary and the smoke checks use;
+//   - ports are published in host mode and names resolve by DNS round robin (dnsrr): the
+//     routing mesh and virtual IPs need IPVS, which many kernels (WSL2's, some VMs') lack,
+//     and Kafka clients must reach the broker itself, not any node;
+//   - a port kept on 127.0.0.1 (the Spark UI unless --expose names it) is not published: a
+//     swarm cannot publish on loopback only;
+//   - files the compose file mounts from the install dir become swarm configs (a node other
+//     than the manager has no such directory), named by their content so a change deploys;
+//   - memory and CPU limits become the deploy section's, and the start order (which swarm
+//     ignores) is kept by dataeco, which creates each service when what it depends on is
+//     ready (SwarmDeps);
+//   - a one-shot job is a service of one replica that swarm restarts only on failure, labelled
+//     SwarmJobLabel, not a swarm job (replicated-job): the engine keeps a swarm job's finished
+//     tasks, and their containers on the nodes, after its service is removed
+//     (moby/moby#44312), so an uninstall would leave them behind. Like a Compose job, it runs
+//     again when its definition changes, and not on a deploy that changes nothing.
+
+// SwarmStackVersion is the stack file format written: the docker CLI's loader validates the
+// file against its schema.
+const SwarmStackVersion = "3.9"
+
+// SwarmJobLabel marks a swarm service that runs once (see above).
+const SwarmJobLabel = "io.dataeco.job"
+
+// SwarmDep is one start condition of a swarm service: another service ready (healthy when it
+// has a check, running otherwise) or, for a job, completed.
+type SwarmDep struct {
+	Service   string
+	Completed bool
+}
+
+// SwarmService is the name a compose service has in the swarm: a replicated row's instances
+// are one service.
+func SwarmService(name string) string {
+	if s, ok := Lookup(name); ok && s.Replicated {
+		return s.Name
+	}
+	return name
+}
+
+// SwarmDeps are the start conditions of each swarm service, from the compose file's
+// depends_on.
+func SwarmDeps(p *types.Project) map[string][]SwarmDep {
+	out := map[string][]SwarmDep{}
+	for _, name := range p.ServiceNames() {
+		svc := SwarmService(name)
+		if _, ok := out[svc]; !ok {
+			out[svc] = nil
+		}
+		for _, dep := range slices.Sorted(maps.Keys(p.Services[name].DependsOn)) {
+			d := SwarmDep{Service: SwarmService(dep), Completed: p.Services[name].DependsOn[dep].Condition == types.ServiceConditionCompletedSuccessfully}
+			if !slices.Contains(out[svc], d) {
+				out[svc] = append(out[svc], d)
+			}
+		}
+	}
+	return out
+}
+
+// SwarmFile writes the project as a stack file for the swarm (see above). home is the ID of
+// the node that keeps the data and publishes the ports; builds are the images dataeco builds,
+// which the nodes pull from the registry under RegistryTag.
+func SwarmFile(p *types.Project, a *Answers, home string, builds []Build) ([]byte, error) {
+	services := map[string]any{}
+	configs := map[string]any{}
+	for _, name := range p.ServiceNames() {
+		svc := SwarmService(name)
+		if _, done := services[svc]; done {
+			continue
+		}
+		s, err := swarmService(p.Services[name], svc, a, home, builds, configs)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		services[svc] = s
+	}
+	network := map[string]any{"driver": "overlay"}
+	if a.Subnet != "" {
+		network["ipam"] = map[string]any{"config": []any{map[string]any{"subnet": a.Subnet}}}
+	}
+	volumes := map[string]any{}
+	for _, v := range slices.Sorted(maps.Keys(p.Volumes)) {
+		volumes[v] = map[string]any{}
+	}
+	file := map[string]any{
+		"version":  SwarmStackVersion,
+		"services": services,
+		"networks": map[string]any{"default": network},
+		"volumes":  volumes,
+	}
+	if len(configs) > 0 {
+		file["configs"] = configs
+	}
+	return yaml.Marshal(file)
+}
+
+// RegistryTag is where the nodes of a swarm pull an image dataeco builds: the local tag under
+// the install's registry.
+func RegistryTag(a *Answers, tag string) string { return RewriteImage(a.Registry, tag) }
+
+func swarmService(c types.ServiceConfig, name string, a *Answers, home string, builds []Build, configs map[string]any) (map[string]any, error) {
+	row, _ := Lookup(name)
+	out := swarmContainer(c, row, name, a, builds)
+	// Where its data is kept or its ports are published, it must stay: on the home node.
+	pinned, err := swarmMounts(c, out, configs)
+	if err != nil {
+		return nil, err
+	}
+	if pinned, err = swarmPorts(c, out, pinned); err != nil {
+		return nil, err
+	}
+	out["deploy"] = swarmDeploy(c, row, a, home, pinned)
+	return out, nil
+}
+
+// swarmContainer is what the service's containers run, as in the compose file.
+func swarmContainer(c types.ServiceConfig, row Service, name string, a *Answers, builds []Build) map[string]any {
+	image := c.Image
+	for _, b := range builds {
+		if b.Tag == image {
+			image = RegistryTag(a, b.Tag)
+		}
+	}
+	out := map[string]any{"image": image}
+	if c.Hostname != "" {
+		out["hostname"] = c.Hostname
+	}
+	if row.Replicated {
+		// Swarm fills in the task's slot: spark-worker-1, -2, …
+		out["hostname"] = name + "-{{.Task.Slot}}"
+	}
+	if len(c.Entrypoint) > 0 {
+		out["entrypoint"] = []string(c.Entrypoint)
+	}
+	if len(c.Command) > 0 {
+		out["command"] = []string(c.Command)
+	}
+	if c.User != "" {
+		out["user"] = c.User
+	}
+	if len(c.Environment) > 0 {
+		env := map[string]string{}
+		for k, v := range c.Environment {
+			if v != nil {
+				env[k] = *v
+			}
+		}
+		out["environment"] = env
+	}
+	if len(c.Tmpfs) > 0 {
+		out["tmpfs"] = []string(c.Tmpfs)
+	}
+	if len(c.Labels) > 0 {
+		out["labels"] = maps.Clone(map[string]string(c.Labels))
+	}
+	if hc := c.HealthCheck; hc != nil && !hc.Disable {
+		check := map[string]any{"test": []string(hc.Test)}
+		for key, d := range map[string]*types.Duration{"interval": hc.Interval, "timeout": hc.Timeout, "start_period": hc.StartPeriod} {
+			if d != nil {
+				check[key] = time.Duration(*d).String()
+			}
+		}
+		if hc.Retries != nil {
+			check["retries"] = *hc.Retries
+		}
+		out["healthcheck"] = check
+	}
+	return out
+}
+
+// swarmMounts adds the service's named volumes, and its files from the install dir as
+// configs; it says whether the service keeps data.
+func swarmMounts(c types.ServiceConfig, out, configs map[string]any) (bool, error) {
+	var volumes, refs []any
+	for _, v := range c.Volumes {
+		switch v.Type {
+		case types.VolumeTypeVolume:
+			volumes = append(volumes, map[string]any{"type": "volume", "source": v.Source, "target": v.Target, "read_only": v.ReadOnly})
+		case types.VolumeTypeBind:
+			r, err := bindConfigs(v, configs)
+			if err != nil {
+				return false, err
+			}
+			refs = append(refs, r...)
+		default:
+			return false, fmt.Errorf("a %s mount (%s) has no swarm form here", v.Type, v.Target)
+		}
+	}
+	if len(volumes) > 0 {
+		out["volumes"] = volumes
+	}
+	if len(refs) > 0 {
+		out["configs"] = refs
+	}
+	return len(volumes) > 0, nil
+}
+
+// swarmPorts publishes the service's ports in host mode, but those kept on loopback.
+func swarmPorts(c types.ServiceConfig, out map[string]any, pinned bool) (bool, error) {
+	var ports []any
+	for _, pc := range c.Ports {
+		if pc.Published == "" {
+			continue
+		}
+		if ip := net.ParseIP(pc.HostIP); ip != nil && ip.IsLoopback() {
+			continue // kept on this machine's loopback: a swarm cannot publish it so
+		}
+		var published int
+		if _, err := fmt.Sscan(pc.Published, &published); err != nil {
+			return false, fmt.Errorf("published port %q: %w", pc.Published, err)
+		}
+		ports = append(ports, map[string]any{"target": pc.Target, "published": published, "protocol": "tcp", "mode": "host"})
+	}
+	if len(ports) > 0 {
+		out["ports"] = ports
+	}
+	return pinned || len(ports) > 0, nil
+}
+
+// swarmDeploy is how swarm runs the service: replicas, limits, restarts and placement.
+func swarmDeploy(c types.ServiceConfig, row Service, a *Answers, home string, pinned bool) map[string]any {
+	labels := maps.Clone(map[string]string(c.Labels))
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	deploy := map[string]any{"endpoint_mode": "dnsrr", "labels": labels}
+	limits := map[string]any{}
+	if c.MemLimit > 0 {
+		limits["memory"] = fmt.Sprintf("%dM", int64(c.MemLimit)>>20)
+	}
+	if c.CPUS > 0 {
+		limits["cpus"] = fmt.Sprint(c.CPUS)
+	}
+	if len(limits) > 0 {
+		deploy["resources"] = map[string]any{"limits": limits}
+	}
+	restart := map[string]any{"condition": "any", "delay": "2s"}
+	deploy["replicas"] = 1
+	switch {
+	case row.Job:
+		restart = map[string]any{"condition": "on-failure", "delay": "2s", "max_attempts": 3}
+		labels[SwarmJobLabel] = "true"
+	case row.Replicated:
+		deploy["replicas"] = a.SparkWorkers
+	}
+	deploy["restart_policy"] = restart
+	if pinned {
+		deploy["placement"] = map[string]any{"constraints": []string{"node.id == " + home}}
+	} else {
+		deploy["placement"] = map[string]any{"preferences": []any{map[string]any{"spread": "node.id"}}}
+	}
+	return deploy
+}
+
+// bindConfigs turns a mount of a file or directory from the install dir into swarm configs,
+// one per file (a config is one file), each named by its path and content.
+func bindConfigs(v types.ServiceVolumeConfig, configs map[string]any) ([]any, error) {
+	st, err := os.Stat(v.Source)
+	if err != nil {
+		return nil, fmt.Errorf("a file the stack mounts: %w", err)
+	}
+	files := map[string]string{} // target path -> source file
+	if !st.IsDir() {
+		files[v.Target] = v.Source
+	} else {
+		err := filepath.WalkDir(v.Source, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return err
+			}
+			rel, err := filepath.Rel(v.Source, p)
+			if err == nil {
+				files[path.Join(v.Target, filepath.ToSlash(rel))] = p
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s for the swarm: %w", v.Source, err)
+		}
+	}
+	var refs []any
+	for _, target := range slices.Sorted(maps.Keys(files)) {
+		b, err := os.ReadFile(files[target])
+		if err != nil {
+			return nil, err
+		}
+		// Config names allow letters, digits, - _ and .; a config cannot change, so a new
+		// content is a new name.
+		slug := strings.Trim(strings.NewReplacer("/", "-", " ", "-").Replace(target), "-")
+		key := fmt.Sprintf("%s-%x", slug[max(0, len(slug)-32):], sha256.Sum256(b))
+		key = key[:len(key)-64+12]
+		configs[key] = map[string]any{"file": files[target]}
+		refs = append(refs, map[string]any{"source": key, "target": target, "mode": 0o444})
+	}
+	return refs, nil
+}

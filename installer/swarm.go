@@ -1,0 +1,164 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dataeco/dataeco/installer/engine"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/dataeco/dataeco/installer/model"
+	"github.com/urfave/cli/v2"
+)
+
+// A swarm install (--swarm) runs through engine.Swarm rather than Compose. The commands that
+// know a swarm install say so in swarmCommands; the others refuse one, naming what to use.
+
+// swarmCommands are the commands that work on a swarm install.
+var swarmCommands = map[string]bool{"status": true, "down": true, "uninstall": true}
+
+// notOnSwarm refuses a command that does not work on a swarm install yet, with the docker
+// command that does the job meanwhile.
+func notOnSwarm(def *model.Definition, command string) error {
+	if !def.Answers.Swarm || swarmCommands[command] {
+		return nil
+	}
+	alt := map[string]string{
+		"logs":    "`docker service logs " + def.Project.Name + "_SERVICE`",
+		"stop":    "`dataeco down` (data kept)",
+		"start":   "`dataeco install` (it deploys the stack again)",
+		"restart": "`docker service update --force " + def.Project.Name + "_SERVICE`",
+	}[command]
+	if alt == "" {
+		alt = "`dataeco status`, `dataeco smoke`, `dataeco down` and `dataeco uninstall`"
+	}
+	return hint.New("meanwhile use "+alt,
+		fmt.Errorf("`dataeco %s` does not work on a swarm install (%s) yet", command, def.Dir))
+}
+
+// swarmFor loads the install's stack for the swarm the engine manages. home is the node the
+// stateful services are pinned to.
+func (a *App) swarmFor(docker *engine.Docker, def *model.Definition) (*engine.Swarm, error) {
+	if _, err := docker.SwarmHome(); err != nil {
+		return nil, err
+	}
+	home := def.Inputs.SwarmHome
+	if home == "" {
+		return nil, hint.New("run `dataeco install --dir "+def.Dir+"` again to record it",
+			fmt.Errorf("%s in %s names no swarm node for the stack's data", model.EngineFile, def.Dir))
+	}
+	file, err := model.SwarmFile(def.Project, def.Answers, home, def.Builds)
+	if err != nil {
+		return nil, err
+	}
+	deps := map[string][]engine.SwarmDep{}
+	for svc, ds := range model.SwarmDeps(def.Project) {
+		deps[svc] = nil
+		for _, d := range ds {
+			deps[svc] = append(deps[svc], engine.SwarmDep{Service: d.Service, Completed: d.Completed})
+		}
+	}
+	return engine.LoadSwarm(docker, a.progress(), def.Project.Name, file, def.Dir, deps, model.SwarmJobLabel)
+}
+
+// deploySwarm puts the images dataeco built in the registry and deploys the stack, each
+// service once what it needs is ready.
+func (a *App) deploySwarm(ctx context.Context, docker *engine.Docker, def *model.Definition, timeout func(string) time.Duration) (*engine.Swarm, error) {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for _, b := range def.Builds {
+		tags[b.Tag] = model.RegistryTag(def.Answers, b.Tag)
+	}
+	if err := sw.PushBuilds(ctx, tags); err != nil {
+		return nil, err
+	}
+	a.status("Deploying to the swarm, each service once what it needs is ready")
+	err = sw.Deploy(ctx, func(service string) time.Duration { return timeout(service) })
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w while deploying; run `dataeco install` again to continue", hint.ErrInterrupted)
+	}
+	if f, ok := engine.AsServiceFailure(err); ok {
+		return nil, hint.New(fmt.Sprintf("`docker service ps --no-trunc %s_%s` shows each try and its node; fix and run `dataeco install` again, or `dataeco down` to clean up", def.Project.Name, f.Service),
+			fmt.Errorf("service %s %s", f.Service, f.Reason))
+	}
+	return sw, err
+}
+
+// swarmHome is the node a swarm install keeps its data on: the one recorded, or at the first
+// install the node of the engine dataeco talks to.
+func swarmHome(docker *engine.Docker, in *model.Inputs) error {
+	node, err := docker.SwarmHome()
+	if err != nil {
+		return err
+	}
+	if in.SwarmHome == "" {
+		in.SwarmHome = node
+	}
+	return nil
+}
+
+// swarmStatus is `dataeco status` for a swarm install.
+func (a *App) swarmStatus(c *cli.Context, def *model.Definition, docker *engine.Docker) error {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	rows, err := sw.Status(c.Context)
+	if err != nil {
+		return hint.Wrap(fmt.Errorf("listing the swarm's services: %w", err), "run `dataeco doctor`")
+	}
+	if c.Bool("json") {
+		return a.printJSON(map[string]any{"project": def.Project.Name, "swarm": true, "services": rows})
+	}
+	if len(rows) == 0 {
+		a.status("No service of %s on the swarm: `dataeco install` deploys it", def.Project.Name)
+		return nil
+	}
+	return writeSwarmStatus(a.Streams.Out, rows)
+}
+
+func writeSwarmStatus(w io.Writer, rows []engine.SwarmService) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tMODE\tREPLICAS\tNODES\tPORTS")
+	for _, r := range rows {
+		replicas := fmt.Sprintf("%d/%d", r.Running, r.Desired)
+		if r.Mode == "job" {
+			replicas = fmt.Sprintf("%d/%d completed", r.Done, r.Desired)
+		}
+		var nodes []string
+		for _, t := range r.Tasks {
+			n := t.Node
+			if t.State != "running" && t.State != "complete" {
+				n += " " + t.State
+			}
+			nodes = append(nodes, n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, r.Mode, replicas, strings.Join(nodes, ", "), strings.Join(r.Ports, ", "))
+	}
+	return tw.Flush()
+}
+
+// removeSwarm is down and uninstall for a swarm install.
+func (a *App) removeSwarm(ctx context.Context, docker *engine.Docker, def *model.Definition, purge bool) error {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	return sw.Remove(ctx, purge)
+}
+
+// runningOnSwarm counts the stack's running tasks, for the summary.
+func runningOnSwarm(ctx context.Context, sw *engine.Swarm) (int, error) {
+	rows, err := sw.Status(ctx)
+	n := 0
+	for _, r := range rows {
+		n += int(r.Running)
+	}
+	return n, err
+}
