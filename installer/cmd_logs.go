@@ -22,6 +22,9 @@ func (a *App) logsCmd() *cli.Command {
 		},
 		Action: a.withStack(false, func(c *cli.Context, def *model.Definition, stack *engine.Stack) error {
 			services := c.Args().Slice()
+			if def.Answers.Swarm {
+				return a.swarmLogs(c, def, stack.Docker, services)
+			}
 			for _, s := range services {
 				if _, ok := def.Project.Services[s]; !ok {
 					return hint.UsageHint("services: "+strings.Join(def.Project.ServiceNames(), ", "),

@@ -28,6 +28,13 @@ func (a *App) restartCmd() *cli.Command {
 				what = strings.Join(services, ", ")
 			}
 			a.status("Restarting %s", what)
+			if def.Answers.Swarm {
+				if err := a.restartSwarm(c, def, stack.Docker, services); err != nil {
+					return err
+				}
+				a.result("restarted %s; ready.", what)
+				return nil
+			}
 			err = stack.Restart(c.Context, services, timeouts(c))
 			if err != nil {
 				return a.startFailure(c.Context, stack, err, c.Bool("keep-on-failure"), "restart")

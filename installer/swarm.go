@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,7 +19,7 @@ import (
 // know a swarm install say so in swarmCommands; the others refuse one, naming what to use.
 
 // swarmCommands are the commands that work on a swarm install.
-var swarmCommands = map[string]bool{"status": true, "down": true, "uninstall": true}
+var swarmCommands = map[string]bool{"status": true, "down": true, "uninstall": true, "logs": true, "stop": true, "start": true, "restart": true}
 
 // notOnSwarm refuses a command that does not work on a swarm install yet, with the docker
 // command that does the job meanwhile.
@@ -26,16 +27,15 @@ func notOnSwarm(def *model.Definition, command string) error {
 	if !def.Answers.Swarm || swarmCommands[command] {
 		return nil
 	}
+	volumes := "`docker volume ls --filter label=com.docker.stack.namespace=" + def.Project.Name + "` on its home node"
 	alt := map[string]string{
-		"logs":    "`docker service logs " + def.Project.Name + "_SERVICE`",
-		"stop":    "`dataeco down` (data kept)",
-		"start":   "`dataeco install` (it deploys the stack again)",
-		"restart": "`docker service update --force " + def.Project.Name + "_SERVICE`",
+		"reset":  "`dataeco down`, remove the service's volumes (" + volumes + "), then `dataeco install`",
+		"backup": "`dataeco stop`, copy the volumes (" + volumes + "), then `dataeco start`",
 	}[command]
 	if alt == "" {
-		alt = "`dataeco status`, `dataeco smoke`, `dataeco down` and `dataeco uninstall`"
+		alt = "`dataeco status`, `logs`, `smoke`, `stop`, `start`, `restart`, `down` and `uninstall`, which work on a swarm"
 	}
-	return hint.New("meanwhile use "+alt,
+	return hint.New("meanwhile: "+alt,
 		fmt.Errorf("`dataeco %s` does not work on a swarm install (%s) yet", command, def.Dir))
 }
 
@@ -64,6 +64,28 @@ func (a *App) swarmFor(docker *engine.Docker, def *model.Definition) (*engine.Sw
 	return engine.LoadSwarm(docker, a.progress(), def.Project.Name, file, def.Dir, deps, model.SwarmJobLabel)
 }
 
+// startSwarm is `dataeco start` on a swarm install: the stack deployed again as it was
+// installed (its images are in the registry), each service once what it needs is ready.
+func (a *App) startSwarm(c *cli.Context, def *model.Definition, docker *engine.Docker) error {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	return a.swarmDeployed(c.Context, def, sw.Deploy(c.Context, timeouts(c)))
+}
+
+// swarmDeployed renders what went wrong in a deploy.
+func (a *App) swarmDeployed(ctx context.Context, def *model.Definition, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w while deploying; run `dataeco install` again to continue", hint.ErrInterrupted)
+	}
+	if f, ok := engine.AsServiceFailure(err); ok {
+		return hint.New(fmt.Sprintf("`docker service ps --no-trunc %s_%s` shows each try and its node; fix and run `dataeco install` again, or `dataeco down` to clean up", def.Project.Name, f.Service),
+			fmt.Errorf("service %s %s", f.Service, f.Reason))
+	}
+	return err
+}
+
 // deploySwarm puts the images dataeco built in the registry and deploys the stack, each
 // service once what it needs is ready.
 func (a *App) deploySwarm(ctx context.Context, docker *engine.Docker, def *model.Definition, timeout func(string) time.Duration) (*engine.Swarm, error) {
@@ -79,15 +101,10 @@ func (a *App) deploySwarm(ctx context.Context, docker *engine.Docker, def *model
 		return nil, err
 	}
 	a.status("Deploying to the swarm, each service once what it needs is ready")
-	err = sw.Deploy(ctx, func(service string) time.Duration { return timeout(service) })
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("%w while deploying; run `dataeco install` again to continue", hint.ErrInterrupted)
+	if err := a.swarmDeployed(ctx, def, sw.Deploy(ctx, timeout)); err != nil {
+		return nil, err
 	}
-	if f, ok := engine.AsServiceFailure(err); ok {
-		return nil, hint.New(fmt.Sprintf("`docker service ps --no-trunc %s_%s` shows each try and its node; fix and run `dataeco install` again, or `dataeco down` to clean up", def.Project.Name, f.Service),
-			fmt.Errorf("service %s %s", f.Service, f.Reason))
-	}
-	return sw, err
+	return sw, nil
 }
 
 // swarmHome is the node a swarm install keeps its data on: the one recorded, or at the first
@@ -142,6 +159,61 @@ func writeSwarmStatus(w io.Writer, rows []engine.SwarmService) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, r.Mode, replicas, strings.Join(nodes, ", "), strings.Join(r.Ports, ", "))
 	}
 	return tw.Flush()
+}
+
+// swarmLogs is `dataeco logs` on a swarm install. The workers are one service whose tasks are
+// named by slot: spark-worker is all of them, spark-worker-2 (or spark-worker.2) the second.
+func (a *App) swarmLogs(c *cli.Context, def *model.Definition, docker *engine.Docker, services []string) error {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, s := range services {
+		name, slot := model.SwarmService(s), ""
+		if name != s {
+			slot = strings.TrimPrefix(s, name+"-")
+		} else if svc, n, ok := strings.Cut(s, "."); ok {
+			name, slot = svc, n
+		}
+		if !slices.Contains(sw.Services(), name) {
+			return hint.UsageHint("services: "+strings.Join(sw.Services(), ", "), fmt.Errorf("no service %q in this install", s))
+		}
+		if slot != "" {
+			name += "." + slot
+		}
+		names = append(names, name)
+	}
+	return sw.Logs(c.Context, a.Streams.Out, names, c.Bool("follow"), c.String("tail"))
+}
+
+// restartSwarm is `dataeco restart` on a swarm install: the named services (none: all but
+// the one-shot jobs) get new tasks, on whichever nodes swarm picks for them.
+func (a *App) restartSwarm(c *cli.Context, def *model.Definition, docker *engine.Docker, services []string) error {
+	var names []string
+	for _, s := range services {
+		if row, ok := model.Lookup(s); ok && row.Job {
+			return hint.UsageHint("`dataeco install` runs it again when its definition changes",
+				fmt.Errorf("%s is a one-shot job: on a swarm it is not restarted", s))
+		}
+		if name := model.SwarmService(s); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	return a.swarmDeployed(c.Context, def, sw.Restart(c.Context, names, timeouts(c)))
+}
+
+// stopSwarm is `dataeco stop` on a swarm install.
+func (a *App) stopSwarm(ctx context.Context, def *model.Definition, docker *engine.Docker) error {
+	sw, err := a.swarmFor(docker, def)
+	if err != nil {
+		return err
+	}
+	return sw.Stop(ctx)
 }
 
 // removeSwarm is down and uninstall for a swarm install.

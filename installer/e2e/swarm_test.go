@@ -199,6 +199,15 @@ func TestIntegrationSwarm(t *testing.T) {
 		t.Errorf("kafka-init did not complete as a swarm job: %+v", j)
 	}
 	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+	// Logs come from every node's tasks, each line named by its task.
+	r = mgr.dataeco(t, ctx, "logs", "--dir", dir, "--tail", "all", "spark-master", "spark-worker-2")
+	mustSucceed(t, r, "logs on the swarm")
+	if n := strings.Count(r.stdout, "spark-master.1 | "); n < 3 || !strings.Contains(r.stdout, "Registering worker") {
+		t.Errorf("logs spark-master: %d lines of spark-master.1, want the 3 workers' registrations:\n%s", n, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "spark-worker.2 | ") || strings.Contains(r.stdout, "spark-worker.1 | ") {
+		t.Errorf("logs spark-worker-2 is not the second worker's lines only:\n%s", r.stdout)
+	}
 	r = mgr.dataeco(t, ctx, "doctor", "--json", "--check", "containers", "--dir", dir)
 	var doc struct {
 		Checks []struct {
@@ -212,19 +221,62 @@ func TestIntegrationSwarm(t *testing.T) {
 		t.Errorf("doctor's containers check on the swarm: %s %s", c.Status, c.Message)
 	}
 
-	// Again with nothing changed: no task is replaced and the job does not run again.
-	tasks := func() string {
+	// Stopped: no task runs, the job is not run again by start, and start brings all back.
+	r = mgr.dataeco(t, ctx, "stop", "--dir", dir)
+	mustSucceed(t, r, "stop on the swarm")
+	for name, s := range swarmServices(t, ctx, mgr, dir) {
+		if s.Running != 0 {
+			t.Errorf("after stop, %s has %d tasks running", name, s.Running)
+		}
+	}
+	jobRuns := func() int {
 		t.Helper()
-		out, err := mgr.docker("service", "ps", "-q", project+"_kafka-init", project+"_spark-worker", project+"_broker")
+		out, err := mgr.docker("service", "ps", "-q", project+"_kafka-init")
+		if err != nil {
+			t.Fatalf("docker service ps: %v\n%s", err, out)
+		}
+		return len(strings.Fields(out))
+	}
+	runs := jobRuns()
+	r = mgr.dataeco(t, ctx, "start", "--dir", dir)
+	mustSucceed(t, r, "start on the swarm")
+	svcs = swarmServices(t, ctx, mgr, dir)
+	if _, running := workerNodes(svcs["spark-worker"]); running != 3 || svcs["broker"].Running != 1 {
+		t.Errorf("after start: %d workers and %d brokers running", running, svcs["broker"].Running)
+	}
+	if n := jobRuns(); n != runs {
+		t.Errorf("start ran kafka-init again: %d tasks, %d before", n, runs)
+	}
+	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+
+	// Restarted: the workers get new tasks, ready again when restart returns.
+	tasks := func(services ...string) string {
+		t.Helper()
+		args := []string{"service", "ps", "-q", "--filter", "desired-state=running"}
+		for _, s := range services {
+			args = append(args, project+"_"+s)
+		}
+		out, err := mgr.docker(args...)
 		if err != nil {
 			t.Fatalf("docker service ps: %v\n%s", err, out)
 		}
 		return out
 	}
-	before := tasks()
+	workersBefore := tasks("spark-worker")
+	r = mgr.dataeco(t, ctx, "restart", "--dir", dir, "spark-worker-1")
+	mustSucceed(t, r, "restart on the swarm")
+	if after := tasks("spark-worker"); after == workersBefore || len(strings.Fields(after)) != 3 {
+		t.Errorf("restart spark-worker: tasks before\n%s\nafter\n%s", workersBefore, after)
+	}
+	if _, running := workerNodes(swarmServices(t, ctx, mgr, dir)["spark-worker"]); running != 3 {
+		t.Errorf("after restart %d workers run", running)
+	}
+
+	// Again with nothing changed: no task is replaced and the job does not run again.
+	before := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns())
 	r = mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
 	mustSucceed(t, r, "install --swarm again")
-	if after := tasks(); after != before {
+	if after := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns()); after != before {
 		t.Errorf("a second install that changes nothing replaced tasks:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 

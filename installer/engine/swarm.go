@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -18,6 +21,7 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
@@ -268,8 +272,11 @@ func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, 
 		spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
 	}
 	// The spec's digest, on the service and in every task's container labels: the engine
-	// fills in defaults, so comparing specs would see changes where there are none.
-	b, err := json.Marshal(spec)
+	// fills in defaults, so comparing specs would see changes where there are none. The force
+	// counter is left out: a restart bumps it, and is no change of definition.
+	digested := spec
+	digested.TaskTemplate.ForceUpdate = 0
+	b, err := json.Marshal(digested)
 	if err != nil {
 		return nil, err
 	}
@@ -624,4 +631,198 @@ func (s *Swarm) Services() []string {
 
 func (s *Swarm) isJob(labels map[string]string) bool {
 	return s.JobLabel != "" && labels[s.JobLabel] == "true"
+}
+
+// Logs streams the logs of the named services (all of them when none is named) to out, each
+// line prefixed with its task (service.slot), from whichever node the task runs on: the swarm
+// gathers them. A name of the task form, spark-worker.2, is that slot's lines only.
+func (s *Swarm) Logs(ctx context.Context, out io.Writer, names []string, follow bool, tail string) error {
+	if len(names) == 0 {
+		names = s.Services()
+	}
+	only := map[string][]string{} // service -> the tasks asked for; none: all of them
+	var services []string
+	for _, n := range names {
+		svc, slot, isTask := strings.Cut(n, ".")
+		if !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+		if isTask {
+			only[svc] = append(only[svc], svc+"."+slot)
+		}
+	}
+	var mu sync.Mutex
+	errs := make(chan error, len(services))
+	for _, name := range services {
+		go func() { errs <- s.serviceLogs(ctx, name, only[name], out, &mu, follow, tail) }()
+	}
+	var all []error
+	for range services {
+		if err := <-errs; err != nil && ctx.Err() == nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+func (s *Swarm) serviceLogs(ctx context.Context, name string, only []string, out io.Writer, mu *sync.Mutex, follow bool, tail string) error {
+	scoped := s.Namespace.Scope(name)
+	slots := map[string]string{}
+	if tasks, err := s.Docker.API.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", scoped)}); err == nil {
+		for _, t := range tasks.Items {
+			slots[t.ID] = fmt.Sprintf("%s.%d", name, t.Slot)
+		}
+	}
+	rc, err := s.Docker.API.ServiceLogs(ctx, scoped, client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Tail: tail, Details: true})
+	if err != nil {
+		return fmt.Errorf("logs of %s: %w", name, err)
+	}
+	defer rc.Close()
+	w := &taskLineWriter{out: out, mu: mu, service: name, slots: slots, only: only}
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of %s: %w", name, err)
+	}
+	return nil
+}
+
+// taskLineWriter writes each log line the engine sends, prefixed with its task: with
+// details, a line starts with the task's attributes (com.docker.swarm.task.id=…, …).
+type taskLineWriter struct {
+	out     io.Writer
+	mu      *sync.Mutex
+	service string
+	slots   map[string]string
+	only    []string // the tasks whose lines are wanted; none: every task's
+}
+
+func (w *taskLineWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line == "" {
+			continue
+		}
+		who := w.service
+		attrs, msg, ok := strings.Cut(line, " ")
+		if ok && strings.Contains(attrs, "com.docker.swarm.") {
+			line = msg
+			for _, kv := range strings.Split(attrs, ",") {
+				if id, found := strings.CutPrefix(kv, "com.docker.swarm.task.id="); found && w.slots[id] != "" {
+					who = w.slots[id]
+				}
+			}
+		}
+		if len(w.only) > 0 && !slices.Contains(w.only, who) {
+			continue
+		}
+		w.mu.Lock()
+		_, err := fmt.Fprintf(w.out, "%s | %s", who, line)
+		if !strings.HasSuffix(line, "\n") {
+			fmt.Fprintln(w.out)
+		}
+		w.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Stop scales every service but the one-shot jobs to no task and waits until none runs: the
+// services, their volumes and configs stay, and Deploy brings them back. A stopped service
+// loses its spec digest, so that Deploy sees it differs; a job keeps its own, so that it does
+// not run again.
+func (s *Swarm) Stop(ctx context.Context) error {
+	api := s.Docker.API
+	list, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's services: %w", err)
+	}
+	var errs []error
+	for _, svc := range list.Items {
+		if s.isJob(svc.Spec.Labels) || svc.Spec.Mode.Replicated == nil {
+			continue
+		}
+		spec := svc.Spec
+		zero := uint64(0)
+		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &zero}
+		spec.Labels = maps.Clone(spec.Labels)
+		delete(spec.Labels, specLabel)
+		if _, err := api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec}); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", svc.Spec.Name, err))
+		} else {
+			s.ui.ServiceState(s.Namespace.Descope(svc.Spec.Name), "stopping", "")
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		list, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter(), Status: true})
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, svc := range list.Items {
+			if st := svc.ServiceStatus; st != nil && !s.isJob(svc.Spec.Labels) {
+				running += int(st.RunningTasks)
+			}
+		}
+		if running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d tasks of the stack still ran 3 minutes after it was scaled to none", running)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// Restart replaces the tasks of the named services (every one but the jobs when none is
+// named), as `docker service update --force` does, and waits until they are ready again.
+func (s *Swarm) Restart(ctx context.Context, names []string, timeout func(string) time.Duration) error {
+	api := s.Docker.API
+	list, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's services: %w", err)
+	}
+	watch := map[string]*swarmWatch{}
+	for _, svc := range list.Items {
+		name := s.Namespace.Descope(svc.Spec.Name)
+		if len(names) > 0 && !slices.Contains(names, name) || len(names) == 0 && s.isJob(svc.Spec.Labels) {
+			continue
+		}
+		spec := svc.Spec
+		spec.TaskTemplate.ForceUpdate++
+		if _, err := api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("restarting %s: %w", name, err)
+		}
+		now := time.Now()
+		w := &swarmWatch{id: svc.ID, created: now, since: now, digest: spec.Labels[specLabel]}
+		if spec.Mode.Replicated != nil && spec.Mode.Replicated.Replicas != nil {
+			w.replicas = *spec.Mode.Replicated.Replicas
+		}
+		watch[name] = w
+		s.ui.ServiceState(name, "restarting", "")
+	}
+	for {
+		pending := 0
+		for _, name := range slices.Sorted(maps.Keys(watch)) {
+			if w := watch[name]; w.state != "ready" {
+				if err := s.observe(ctx, name, w, timeout(name)); err != nil {
+					return err
+				}
+				if w.state != "ready" {
+					pending++
+				}
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		if err := sleep(ctx, s.poll); err != nil {
+			return err
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dataeco/dataeco/installer/model"
@@ -120,5 +121,38 @@ func TestSwarmDeps(t *testing.T) {
 	}
 	if got := deps["airflow-apiserver"]; !slices.Contains(got, model.SwarmDep{Service: "airflow-init", Completed: true}) {
 		t.Errorf("airflow-apiserver does not wait for airflow-init to complete: %v", got)
+	}
+}
+
+// A log line the engine sends with details names its task; the writer prefixes it with the
+// task's service and slot, and keeps only the tasks asked for.
+func TestTaskLineWriter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		only []string
+		want string
+	}{
+		{"every task", nil, "spark-worker.1 | one\nspark-worker.2 | two\nspark-worker | plain\n"},
+		{"the second", []string{"spark-worker.2"}, "spark-worker.2 | two\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			w := &taskLineWriter{out: &out, mu: &sync.Mutex{}, service: "spark-worker", only: tc.only,
+				slots: map[string]string{"t1": "spark-worker.1", "t2": "spark-worker.2"}}
+			for _, chunk := range []string{
+				"com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s,com.docker.swarm.task.id=t1 one\n",
+				"com.docker.swarm.node.id=n2,com.docker.swarm.service.id=s,com.docker.swarm.task.id=t2 two\n",
+				"plain\n",
+			} {
+				if _, err := w.Write([]byte(chunk)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if out.String() != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", out.String(), tc.want)
+			}
+		})
 	}
 }
