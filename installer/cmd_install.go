@@ -319,7 +319,11 @@ func (a *App) lockAndFetch(c *cli.Context, docker *engine.Docker, def *model.Def
 // release's pins, or --image) and refuses, before anything is pulled or changed, a move its
 // data cannot survive.
 func (a *App) checkImageMoves(ctx context.Context, stack *engine.Stack, def *model.Definition) error {
-	running, err := stack.ServiceImages(ctx)
+	images := stack.ServiceImages
+	if def.Answers.Swarm {
+		images = func(ctx context.Context) (map[string]string, error) { return swarmImages(ctx, stack.Docker, def) }
+	}
+	running, err := images(ctx)
 	if err != nil {
 		return err
 	}

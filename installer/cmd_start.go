@@ -15,6 +15,10 @@ func (a *App) startCmd() *cli.Command {
 			if err := a.runPrerequisites(c.Context, stack.Docker, def, c.StringSlice("skip-check")); err != nil {
 				return err
 			}
+			// A new dataeco binary renders its own pins: start would recreate on them.
+			if err := a.checkImageMoves(c.Context, stack, def); err != nil {
+				return err
+			}
 			if def.Answers.Swarm {
 				if err := a.startSwarm(c, def, stack.Docker); err != nil {
 					return err
@@ -22,10 +26,6 @@ func (a *App) startCmd() *cli.Command {
 				a.result("dataeco is running on the swarm:")
 				writeEndpoints(a.Streams.Out, endpoints(def))
 				return nil
-			}
-			// A new dataeco binary renders its own pins: start would recreate on them.
-			if err := a.checkImageMoves(c.Context, stack, def); err != nil {
-				return err
 			}
 			if err := a.bringUp(c.Context, stack, timeouts(c), c.Bool("keep-on-failure"), "start"); err != nil {
 				return err

@@ -62,7 +62,7 @@ func (a *App) statusAction(one cli.ActionFunc) cli.ActionFunc {
 			return err
 		}
 		defer docker.Close()
-		installs, err := docker.Installs(c.Context)
+		installs, err := docker.Installs(c.Context, model.SwarmJobLabel)
 		if err != nil {
 			return hint.Wrap(fmt.Errorf("listing containers: %w", err), "run `dataeco doctor`")
 		}

@@ -16,15 +16,21 @@ import (
 )
 
 // A swarm install (--swarm) runs through engine.Swarm rather than Compose. The commands that
-// know a swarm install say so in swarmCommands; the others refuse one, naming what to use.
+// know a swarm install are named in onSwarm; the others refuse one, naming what to do.
 
-// swarmCommands are the commands that work on a swarm install.
-var swarmCommands = map[string]bool{"status": true, "down": true, "uninstall": true, "logs": true, "stop": true, "start": true, "restart": true}
+// onSwarm says whether a command works on a swarm install.
+func onSwarm(command string) bool {
+	switch command {
+	case "status", "logs", "stop", "start", "restart", "down", "uninstall":
+		return true
+	}
+	return false
+}
 
 // notOnSwarm refuses a command that does not work on a swarm install yet, with the docker
 // command that does the job meanwhile.
 func notOnSwarm(def *model.Definition, command string) error {
-	if !def.Answers.Swarm || swarmCommands[command] {
+	if !def.Answers.Swarm || onSwarm(command) {
 		return nil
 	}
 	volumes := "`docker volume ls --filter label=com.docker.stack.namespace=" + def.Project.Name + "` on its home node"
@@ -205,6 +211,30 @@ func (a *App) restartSwarm(c *cli.Context, def *model.Definition, docker *engine
 		return err
 	}
 	return a.swarmDeployed(c.Context, def, sw.Restart(c.Context, names, timeouts(c)))
+}
+
+// swarmImages is the image each service of a swarm install runs, by its compose name (every
+// worker instance: the workers' service), with the images dataeco builds under their local
+// tag, as the definition names them.
+func swarmImages(ctx context.Context, docker *engine.Docker, def *model.Definition) (map[string]string, error) {
+	images, err := docker.SwarmImages(ctx, def.Project.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, name := range def.Project.ServiceNames() {
+		image, ok := images[model.SwarmService(name)]
+		if !ok {
+			continue
+		}
+		for _, b := range def.Builds {
+			if image == model.RegistryTag(def.Answers, b.Tag) {
+				image = b.Tag
+			}
+		}
+		out[name] = image
+	}
+	return out, nil
 }
 
 // stopSwarm is `dataeco stop` on a swarm install.

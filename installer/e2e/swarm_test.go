@@ -199,6 +199,20 @@ func TestIntegrationSwarm(t *testing.T) {
 		t.Errorf("kafka-init did not complete as a swarm job: %+v", j)
 	}
 	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+	r = mgr.dataeco(t, ctx, "status", "--all", "--json")
+	mustSucceed(t, r, "status --all on the swarm")
+	var all struct {
+		Installs []struct {
+			engine.Install
+			State string `json:"state"`
+		} `json:"installs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &all); err != nil || len(all.Installs) != 1 {
+		t.Fatalf("status --all --json: %v\n%s", err, r.stdout)
+	}
+	if in := all.Installs[0]; in.Project != project || !in.Swarm || in.Dir != dir || in.State != "running (swarm)" {
+		t.Errorf("status --all lists the swarm install as %+v", in)
+	}
 	// Logs come from every node's tasks, each line named by its task.
 	r = mgr.dataeco(t, ctx, "logs", "--dir", dir, "--tail", "all", "spark-master", "spark-worker-2")
 	mustSucceed(t, r, "logs on the swarm")
@@ -276,8 +290,26 @@ func TestIntegrationSwarm(t *testing.T) {
 	before := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns())
 	r = mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
 	mustSucceed(t, r, "install --swarm again")
+	if strings.Contains(r.stderr, "Image changes") {
+		t.Errorf("a second install with the same images saw image changes:\n%s", r.stderr)
+	}
 	if after := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns()); after != before {
 		t.Errorf("a second install that changes nothing replaced tasks:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// One more worker: the three that run go on (the tasks' definition is the same), a fourth
+	// starts.
+	workersBefore = tasks("spark-worker")
+	r = mgr.dataeco(t, ctx, append(args, "--no-smoke", "--spark-workers", "4")...)
+	mustSucceed(t, r, "install --swarm --spark-workers 4")
+	workersAfter := tasks("spark-worker")
+	for _, id := range strings.Fields(workersBefore) {
+		if !strings.Contains(workersAfter, id) {
+			t.Errorf("adding a worker replaced task %s:\nbefore\n%s\nafter\n%s", id, workersBefore, workersAfter)
+		}
+	}
+	if n := len(strings.Fields(workersAfter)); n != 4 {
+		t.Errorf("%d workers after --spark-workers 4", n)
 	}
 
 	// The engine of a node with a worker stops: swarm starts that worker on another node.
@@ -288,7 +320,7 @@ func TestIntegrationSwarm(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		workers, running = workerNodes(swarmServices(t, ctx, mgr, dir)["spark-worker"])
-		if running == 3 && workers[victim.ip] == 0 {
+		if running == 4 && workers[victim.ip] == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dataeco/dataeco/checks"
+	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
@@ -21,6 +22,9 @@ type Install struct {
 	Running    int `json:"running"`
 	Done       int `json:"done"`
 	Unhealthy  int `json:"unhealthy"`
+	// Swarm: the install is a stack of the swarm the engine manages; the counts are of its
+	// services (Done: its one-shot jobs, Running: those with every task running).
+	Swarm bool `json:"swarm,omitempty"`
 }
 
 // State sums an install up in a few words.
@@ -37,11 +41,15 @@ func (i Install) State() string {
 	if i.Unhealthy > 0 {
 		s += ", unhealthy"
 	}
+	if i.Swarm {
+		s += " (swarm)"
+	}
 	return s
 }
 
-// Installs lists every dataeco install the engine has containers of, by project name.
-func (d *Docker) Installs(ctx context.Context) ([]Install, error) {
+// Installs lists every dataeco install the engine has containers of, by project name, and on
+// a swarm manager every swarm install (swarmJobLabel marks its one-shot jobs).
+func (d *Docker) Installs(ctx context.Context, swarmJobLabel string) ([]Install, error) {
 	list, err := d.API.ContainerList(ctx, client.ContainerListOptions{All: true,
 		Filters: make(client.Filters).Add("label", checks.ComponentLabel)})
 	if err != nil {
@@ -72,6 +80,11 @@ func (d *Docker) Installs(ctx context.Context) ([]Install, error) {
 			in.Done++
 		}
 	}
+	if d.Info.Swarm.ControlAvailable {
+		if err := d.swarmInstalls(ctx, byProject, swarmJobLabel); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]Install, 0, len(byProject))
 	for _, in := range byProject {
 		out = append(out, *in)
@@ -89,4 +102,32 @@ func (d *Docker) isJob(ctx context.Context, id string) bool {
 	}
 	p := ins.Container.HostConfig.RestartPolicy.Name
 	return p == "" || p == "no"
+}
+
+// swarmInstalls adds the swarm's dataeco stacks, by their services.
+func (d *Docker) swarmInstalls(ctx context.Context, byProject map[string]*Install, jobLabel string) error {
+	list, err := d.API.ServiceList(ctx, client.ServiceListOptions{Status: true,
+		Filters: make(client.Filters).Add("label", checks.ComponentLabel).Add("label", convert.LabelNamespace)})
+	if err != nil {
+		return err
+	}
+	for _, svc := range list.Items {
+		project := svc.Spec.Labels[convert.LabelNamespace]
+		in := byProject[project]
+		if in == nil {
+			in = &Install{Project: project, Swarm: true}
+			byProject[project] = in
+		}
+		if in.Dir == "" {
+			in.Dir = svc.Spec.Labels[DirLabel]
+		}
+		in.Containers++
+		switch st := svc.ServiceStatus; {
+		case svc.Spec.Labels[jobLabel] == "true":
+			in.Done++
+		case st != nil && st.DesiredTasks > 0 && st.RunningTasks >= st.DesiredTasks:
+			in.Running++
+		}
+	}
+	return nil
 }

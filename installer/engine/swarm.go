@@ -51,6 +51,7 @@ type Swarm struct {
 	// JobLabel is the service label that marks a one-shot job: a service of one replica that
 	// is done when its task completes.
 	JobLabel string
+	dir      string // the install dir, on each service (DirLabel)
 	ui       *Progress
 	poll     time.Duration
 }
@@ -87,7 +88,7 @@ func LoadSwarm(d *Docker, out Output, namespace string, file []byte, workingDir 
 		return nil, fmt.Errorf("loading the stack file: %w", err)
 	}
 	return &Swarm{Docker: d, Namespace: convert.NewNamespace(namespace), Config: cfg, Deps: deps, JobLabel: jobLabel,
-		ui: NewProgress(out, namespace), poll: time.Second}, nil
+		dir: workingDir, ui: NewProgress(out, namespace), poll: time.Second}, nil
 }
 
 func (s *Swarm) filter() client.Filters {
@@ -191,7 +192,8 @@ type swarmWatch struct {
 	started  time.Time // the first task seen starting; the service's timeout counts from it
 	job      bool
 	replicas uint64
-	digest   string
+	digest   string // of the current task definition (taskLabel)
+	force    uint64 // the current force counter: a restart's tasks carry the new one
 	state    string
 }
 
@@ -268,22 +270,39 @@ func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, 
 	}
 	svc, ok := existing[spec.Name]
 	if ok {
+		// Read afresh: a service created before this deploy changes version on its own when
+		// swarm records the end of an update, and an update needs the latest.
+		res, err := api.ServiceInspect(ctx, svc.ID, client.ServiceInspectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("inspecting service %s: %w", spec.Name, err)
+		}
+		svc = res.Service
 		// As `docker stack deploy`: keep the force counter, or every deploy restarts all.
 		spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
 	}
-	// The spec's digest, on the service and in every task's container labels: the engine
-	// fills in defaults, so comparing specs would see changes where there are none. The force
-	// counter is left out: a restart bumps it, and is no change of definition.
-	digested := spec
-	digested.TaskTemplate.ForceUpdate = 0
-	b, err := json.Marshal(digested)
+	// Digests of what is deployed: the engine fills in defaults, so comparing specs would see
+	// changes where there are none. The task's (what its containers run) is in each task's
+	// container labels, so a job's current run is known by it; the service's (the task's,
+	// its replicas, its labels) on the service, so a deploy that changes nothing is known.
+	// Changing only the replicas leaves the tasks' definition, so swarm adds or removes tasks
+	// and restarts none. The force counter is left out: a restart bumps it, and is no change
+	// of definition.
+	spec.Labels = withLabel(spec.Labels, DirLabel, s.dir)
+	task := spec.TaskTemplate
+	task.ForceUpdate = 0
+	if w.digest, err = digestOf(task); err != nil {
+		return nil, err
+	}
+	spec.TaskTemplate.ContainerSpec.Labels = withLabel(spec.TaskTemplate.ContainerSpec.Labels, taskLabel, w.digest)
+	w.force = spec.TaskTemplate.ForceUpdate
+	whole := spec
+	whole.TaskTemplate.ForceUpdate = 0
+	digest, err := digestOf(whole)
 	if err != nil {
 		return nil, err
 	}
-	w.digest = fmt.Sprintf("%x", sha256.Sum256(b))
-	spec.Labels = withLabel(spec.Labels, specLabel, w.digest)
-	spec.TaskTemplate.ContainerSpec.Labels = withLabel(spec.TaskTemplate.ContainerSpec.Labels, specLabel, w.digest)
-	if ok && svc.Spec.Labels[specLabel] == w.digest {
+	spec.Labels = withLabel(spec.Labels, specLabel, digest)
+	if ok && svc.Spec.Labels[specLabel] == digest {
 		// Nothing changed: nothing to update, and what runs (or ran) stands.
 		w.id, w.since = svc.ID, time.Time{}
 		return w, nil
@@ -305,8 +324,24 @@ func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, 
 	return w, nil
 }
 
-// specLabel carries the digest of the spec dataeco deployed a service with.
-const specLabel = "io.dataeco.spec-digest"
+// DirLabel names, on each service of a swarm install, the install dir it was deployed from
+// (as Compose's working-dir label does on a container).
+const DirLabel = "io.dataeco.dir"
+
+// specLabel carries the digest of the spec dataeco deployed a service with; taskLabel, on
+// each task's containers, that of the task's definition.
+const (
+	specLabel = "io.dataeco.spec-digest"
+	taskLabel = "io.dataeco.task-digest"
+)
+
+func digestOf(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+}
 
 func withLabel(labels map[string]string, key, value string) map[string]string {
 	out := maps.Clone(labels)
@@ -329,20 +364,18 @@ func (s *Swarm) observe(ctx context.Context, name string, w *swarmWatch, limit t
 	var lastErr string
 	var waiting string
 	for _, t := range tasks.Items {
-		// A job's task is meant to shut down once it has completed, so what tells the current
-		// run from an earlier one is the definition it ran (a deploy that changed nothing
-		// runs no new task, and the last run stands). Other services: a task an update
-		// replaced is meant to shut down, and counts for nothing.
-		if w.job {
-			if t.Spec.ContainerSpec == nil || t.Spec.ContainerSpec.Labels[specLabel] != w.digest {
-				continue
-			}
-		} else if t.DesiredState != swarm.TaskStateRunning && t.Status.Timestamp.Before(w.since) {
+		// A task of the current definition runs what was deployed: its digest and force
+		// counter are the service's. During a rolling update the tasks of the one before
+		// still run, meant to, and do not count. A job's task is meant to shut down once it
+		// has completed, so only its definition tells the current run from an earlier one (a
+		// deploy that changed nothing runs no new task, and the last run stands).
+		current := t.Spec.ContainerSpec != nil && t.Spec.ContainerSpec.Labels[taskLabel] == w.digest && t.Spec.ForceUpdate == w.force
+		if w.job && !current || !w.job && t.DesiredState != swarm.TaskStateRunning && t.Status.Timestamp.Before(w.since) {
 			continue
 		}
 		switch t.Status.State {
 		case swarm.TaskStateRunning:
-			if t.DesiredState == swarm.TaskStateRunning {
+			if t.DesiredState == swarm.TaskStateRunning && current {
 				running++
 			}
 		case swarm.TaskStateComplete:
@@ -799,7 +832,10 @@ func (s *Swarm) Restart(ctx context.Context, names []string, timeout func(string
 			return fmt.Errorf("restarting %s: %w", name, err)
 		}
 		now := time.Now()
-		w := &swarmWatch{id: svc.ID, created: now, since: now, digest: spec.Labels[specLabel]}
+		w := &swarmWatch{id: svc.ID, created: now, since: now, force: spec.TaskTemplate.ForceUpdate}
+		if c := spec.TaskTemplate.ContainerSpec; c != nil {
+			w.digest = c.Labels[taskLabel]
+		}
 		if spec.Mode.Replicated != nil && spec.Mode.Replicated.Replicas != nil {
 			w.replicas = *spec.Mode.Replicated.Replicas
 		}
@@ -825,4 +861,21 @@ func (s *Swarm) Restart(ctx context.Context, names []string, timeout func(string
 			return err
 		}
 	}
+}
+
+// SwarmImages is the image each service of the swarm stack named namespace runs, by service
+// name, as the stack was deployed (nothing when there is none).
+func (d *Docker) SwarmImages(ctx context.Context, namespace string) (map[string]string, error) {
+	list, err := d.API.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", convert.LabelNamespace+"="+namespace)})
+	if err != nil {
+		return nil, fmt.Errorf("listing the stack's services: %w", err)
+	}
+	out := map[string]string{}
+	for _, svc := range list.Items {
+		if c := svc.Spec.TaskTemplate.ContainerSpec; c != nil {
+			image, _, _ := strings.Cut(c.Image, "@")
+			out[convert.NewNamespace(namespace).Descope(svc.Spec.Name)] = image
+		}
+	}
+	return out, nil
 }
