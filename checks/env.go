@@ -46,6 +46,9 @@ type ServiceNeed struct {
 	// Built is the image dataeco builds FROM Image for the service, if any: when it is
 	// present, Image is not needed.
 	Built string
+	// Spread: on a swarm, the service runs on whichever nodes swarm picks (the Spark
+	// workers), not on the node the engine runs on.
+	Spread bool
 }
 
 // PortNeed is one host port the stack publishes.
@@ -74,6 +77,8 @@ type Plan struct {
 	Subnet string
 	// Flags are the flags a fix can name.
 	Flags Flags
+	// Swarm: the stack is deployed to the swarm the engine manages (see ServiceNeed.Spread).
+	Swarm bool
 }
 
 // Flags are the command-line flags a fix can point at; the CLI owns their spelling, so the

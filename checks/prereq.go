@@ -198,9 +198,12 @@ func HealthStartInterval(ctx context.Context, env *Env) (ok bool, blocker string
 }
 
 // checkResources compares the engine's CPUs and memory with what the chosen services need.
-func checkResources(_ context.Context, env *Env) Result {
+func checkResources(ctx context.Context, env *Env) Result {
 	if r, down := engineDown(env); down {
 		return r
+	}
+	if env.Plan.Swarm {
+		return checkSwarmResources(ctx, env)
 	}
 	e := env.Engine
 	var minMiB, limitMiB int64

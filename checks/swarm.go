@@ -155,3 +155,60 @@ func TaskError(t swarm.Task) string {
 	}
 	return msg
 }
+
+// checkSwarmResources is the resources check of a swarm install: the services pinned to the
+// home node (this engine's) must fit it, and the Spark workers, which swarm places on any
+// node, the swarm's nodes: all of it together, and one worker on the largest node.
+func checkSwarmResources(ctx context.Context, env *Env) Result {
+	e := env.Engine
+	var homeMin, homeLimit, spreadMin, oneWorker int64
+	for _, s := range env.Plan.Services {
+		if s.Spread {
+			spreadMin += s.MinMiB
+			oneWorker = max(oneWorker, s.MinMiB)
+			continue
+		}
+		homeMin += s.MinMiB
+		homeLimit += s.LimitMiB
+	}
+	haveMiB := e.MemTotal >> 20
+	r := Result{Details: map[string]string{"engine_cpus": fmt.Sprint(e.NCPU), "engine_memory_mib": fmt.Sprint(haveMiB),
+		"minimum_mib": fmt.Sprint(homeMin), "recommended_mib": fmt.Sprint(homeLimit), "swarm": "true"}}
+	msg := fmt.Sprintf("this node has %d CPUs and %s; the services that run on it need at least %s, %s recommended",
+		e.NCPU, mib(haveMiB), mib(homeMin), mib(homeLimit))
+	nodes, err := e.API.NodeList(ctx, client.NodeListOptions{})
+	var clusterMiB, largestMiB int64
+	var largestCPUs, ready int
+	for _, n := range nodes.Items {
+		if n.Status.State != swarm.NodeStateReady || n.Spec.Availability != swarm.NodeAvailabilityActive {
+			continue
+		}
+		ready++
+		m := n.Description.Resources.MemoryBytes >> 20
+		clusterMiB += m
+		largestMiB = max(largestMiB, m)
+		largestCPUs = max(largestCPUs, int(n.Description.Resources.NanoCPUs/1e9))
+	}
+	if err == nil {
+		msg += fmt.Sprintf("; the %d Spark workers need %s across the swarm's %d ready nodes, which have %s", env.Plan.Workers, mib(spreadMin), ready, mib(clusterMiB))
+		r.Details["swarm_memory_mib"], r.Details["swarm_nodes"] = fmt.Sprint(clusterMiB), fmt.Sprint(ready)
+	}
+	memory := strings.Join(env.Plan.Flags.Memory, ", ")
+	switch {
+	case haveMiB < homeMin:
+		r.Status, r.Message = Fail, msg
+		r.Fix = moreMemoryFix(env, e, homeMin) + lighterChoices(env.Plan.Lighter, env.Plan.Flags)
+	case err == nil && (clusterMiB < homeMin+spreadMin || largestMiB < oneWorker):
+		r.Status, r.Message = Fail, msg
+		r.Fix = fmt.Sprintf("add nodes to the swarm (`docker swarm join`), or run fewer or smaller workers: lower %s", memory)
+	case haveMiB < homeLimit:
+		r.Status, r.Message = Warn, msg+"; services may be slow or killed for memory under load"
+		r.Fix = moreMemoryFix(env, e, homeLimit)
+	case err == nil && env.Plan.SparkCores > largestCPUs:
+		r.Status, r.Message = Warn, msg+fmt.Sprintf("; each Spark worker offers %d cores but the largest node has %d", env.Plan.SparkCores, largestCPUs)
+		r.Fix = fmt.Sprintf("run `dataeco install %s %d`", env.Plan.Flags.WorkerCores, max(1, largestCPUs/2))
+	default:
+		r.Status, r.Message = Pass, msg
+	}
+	return r
+}

@@ -73,3 +73,45 @@ func TestSwarmServicesCheck(t *testing.T) {
 		})
 	}
 }
+
+// On a swarm, the home node carries what is pinned to it, and the workers the swarm's nodes:
+// a stack too big for one engine passes when the nodes hold it.
+func TestSwarmResources(t *testing.T) {
+	t.Parallel()
+	node := func(gib int64, state swarm.NodeState) swarm.Node {
+		return swarm.Node{Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive},
+			Description: swarm.NodeDescription{Resources: swarm.Resources{MemoryBytes: gib << 30, NanoCPUs: 4e9}},
+			Status:      swarm.NodeStatus{State: state}}
+	}
+	plan := Plan{Swarm: true, Workers: 3, SparkCores: 2, Flags: Flags{WorkerCores: "--spark-worker-cores", Memory: []string{"--spark-worker-memory"}},
+		Services: []ServiceNeed{
+			{Service: "broker", MinMiB: 4096, LimitMiB: 5120},
+			{Service: "spark-master", MinMiB: 1024, LimitMiB: 1024},
+			{Service: "spark-worker-1", MinMiB: 2048, LimitMiB: 2048, Spread: true},
+			{Service: "spark-worker-2", MinMiB: 2048, LimitMiB: 2048, Spread: true},
+			{Service: "spark-worker-3", MinMiB: 2048, LimitMiB: 2048, Spread: true},
+		}}
+	for _, tc := range []struct {
+		name   string
+		home   int64 // GiB
+		nodes  []swarm.Node
+		status Status
+		want   string
+	}{
+		{"more than one engine holds, spread over three", 8, []swarm.Node{node(8, swarm.NodeStateReady), node(8, swarm.NodeStateReady), node(8, swarm.NodeStateReady)},
+			Pass, "the 3 Spark workers need 6.0 GiB across the swarm's 3 ready nodes, which have 24.0 GiB"},
+		{"a node down does not count", 8, []swarm.Node{node(8, swarm.NodeStateReady), node(4, swarm.NodeStateDown)},
+			Fail, "add nodes to the swarm"},
+		{"the home node too small", 4, []swarm.Node{node(4, swarm.NodeStateReady), node(64, swarm.NodeStateReady)},
+			Fail, "the services that run on it need at least 5.0 GiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := &Env{Plan: plan, Engine: &Engine{NCPU: 4, MemTotal: tc.home << 30, API: &fakeEngine{nodes: tc.nodes}}}
+			r := checkResources(context.Background(), env)
+			if r.Status != tc.status || !strings.Contains(r.Message+" "+r.Fix, tc.want) {
+				t.Errorf("%s: %s (fix: %s); want %s with %q", r.Status, r.Message, r.Fix, tc.status, tc.want)
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ import (
 func plan(def *model.Definition) checks.Plan {
 	a, p := def.Answers, def.Project
 	out := checks.Plan{Project: p.Name, SparkCores: a.SparkWorkerCores, Workers: a.SparkWorkers, Lighter: map[string]int64{},
-		AllowUnauthenticated: a.AllowUnauthenticated, Subnet: a.Subnet,
+		AllowUnauthenticated: a.AllowUnauthenticated, Subnet: a.Subnet, Swarm: a.Swarm,
 		Flags: checks.Flags{Components: "--components", WorkerCores: "--spark-worker-cores", Registry: "--registry",
 			Listen: "--listen", Expose: "--expose", AllowUnauthenticated: "--allow-unauthenticated", Subnet: "--subnet"}}
 	for _, name := range p.ServiceNames() {
@@ -38,6 +38,7 @@ func plan(def *model.Definition) checks.Plan {
 		if row, ok := model.Lookup(name); ok {
 			need.Component, need.ImageBytes = row.Component, row.ImageBytes
 			need.MinMiB, need.LimitMiB = int64(row.Minimum(a)), int64(row.Limit(a))
+			need.Spread = a.Swarm && row.Replicated
 			if row.Job { // jobs finish before the rest peaks
 				need.MinMiB, need.LimitMiB = 0, 0
 			}

@@ -119,6 +119,12 @@ func (s *Stack) Up(ctx context.Context, timeout func(service string) time.Durati
 	// Containers the engine can no longer start (see wedgedServices): one more attempt, on new
 	// containers and a new network, only when they were the failure.
 	wedged, werr := s.wedgedServices(ctx)
+	if werr != nil {
+		// The engine may have gone since the failure: that is then what to say.
+		if lost := s.engineLost(ctx, "starting services", werr); lost != nil {
+			return lost
+		}
+	}
 	if werr != nil || len(wedged) == 0 || !failedForWedged(err, wedged) {
 		return err
 	}
@@ -172,10 +178,10 @@ func (s *Stack) up(ctx context.Context, timeout func(string) time.Duration) erro
 	err = w.wait(ctx, upErr)
 	cancel()
 	if err != nil && ctx.Err() == nil {
-		if _, failed := AsServiceFailure(err); !failed {
-			if lost := s.engineLost(ctx, "starting services", err); lost != nil {
-				return lost
-			}
+		// A service's failure too: what a dying engine showed of a container (one it was
+		// starting, left "created" with exit code 128) says nothing of the service.
+		if lost := s.engineLost(ctx, "starting services", err); lost != nil {
+			return lost
 		}
 	}
 	return err
