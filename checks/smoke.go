@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
@@ -34,7 +36,10 @@ const (
 // SmokeTarget is where the installed stack answers, from this machine, and what it should
 // look like. An empty address means the component is not installed: its check is a SKIP.
 type SmokeTarget struct {
-	Kafka string // host:port of the host listener
+	Kafka string // host:port of the host listener, or several, comma-separated, for a cluster
+	// KafkaBrokers is how many brokers the cluster has; each must answer at the address it
+	// advertises. 0 or 1: one broker.
+	KafkaBrokers int
 	// KafkaUser and KafkaPassword: the SASL/PLAIN login the host listener requires, when set.
 	KafkaUser, KafkaPassword string
 	SchemaRegistryURL        string
@@ -92,7 +97,7 @@ func smokeMarker() string {
 
 func kafkaClient(t *SmokeTarget, opts ...kgo.Opt) (*kgo.Client, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
-	base := []kgo.Opt{kgo.SeedBrokers(t.Kafka), kgo.Dialer(d.DialContext), kgo.RequestRetries(2), kgo.RetryTimeout(10 * time.Second)}
+	base := []kgo.Opt{kgo.SeedBrokers(strings.Split(t.Kafka, ",")...), kgo.Dialer(d.DialContext), kgo.RequestRetries(2), kgo.RetryTimeout(10 * time.Second)}
 	if t.KafkaUser != "" {
 		base = append(base, kgo.SASL(plain.Auth{User: t.KafkaUser, Pass: t.KafkaPassword}.AsMechanism()))
 	}
@@ -118,7 +123,11 @@ func smokeKafka(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Fail, Message: fmt.Sprintf("no metadata from %s: %v", t.Kafka, err), Fix: fix}
 	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+	replicas, note, res := kafkaCluster(ctx, cl, t, brokers)
+	if res != nil {
+		return *res
+	}
+	if _, err := adm.CreateTopic(ctx, 1, int16(replicas), nil, topic); err != nil {
 		return Result{Status: Fail, Message: "creating a test topic: " + err.Error(), Fix: fix}
 	}
 	defer func() {
@@ -134,11 +143,45 @@ func smokeKafka(ctx context.Context, env *Env) Result {
 		fetches := cl.PollFetches(ctx)
 		for _, rec := range fetches.Records() {
 			if bytes.Equal(rec.Value, want) {
-				return Result{Status: Pass, Message: fmt.Sprintf("%d broker(s); a record went through a temporary topic and back", len(brokers))}
+				if note != "" {
+					return Result{Status: Warn, Message: note + "; a record went through a temporary topic and back", Fix: fix}
+				}
+				return Result{Status: Pass, Message: fmt.Sprintf("%s; a record went through a temporary topic and back", plural(len(brokers), "broker"))}
 			}
 		}
 	}
 	return Result{Status: Fail, Message: "the produced record was not consumed back within 45s", Fix: fix}
+}
+
+// kafkaCluster checks a cluster's brokers: each one in the metadata must answer at the address
+// it advertises, which is what a client is sent to (a broker on another node advertises that
+// node's address). It gives the replication factor for the test topic (every broker up to
+// three) and, when brokers are missing, a note: the cluster works, short of what it should be.
+func kafkaCluster(ctx context.Context, cl *kgo.Client, t *SmokeTarget, brokers kadm.BrokerDetails) (int, string, *Result) {
+	if t.KafkaBrokers <= 1 {
+		return 1, "", nil
+	}
+	for _, b := range brokers {
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := cl.Broker(int(b.NodeID)).Request(bctx, kmsg.NewPtrApiVersionsRequest())
+		cancel()
+		if err != nil {
+			return 0, "", &Result{Status: Fail, Message: fmt.Sprintf("broker %d does not answer at the address it advertises, %s:%d: %v", b.NodeID, b.Host, b.Port, err),
+				Fix: "the broker advertises its swarm node's address (`docker node inspect` shows it); check that this machine reaches it, then `dataeco logs broker-" + fmt.Sprint(b.NodeID) + "`"}
+		}
+	}
+	note := ""
+	if len(brokers) < t.KafkaBrokers {
+		var missing []string
+		for id := int32(1); id <= int32(t.KafkaBrokers); id++ {
+			if !slices.ContainsFunc(brokers, func(b kadm.BrokerDetail) bool { return b.NodeID == id }) {
+				missing = append(missing, fmt.Sprint(id))
+			}
+		}
+		note = fmt.Sprintf("%d of %d brokers in the cluster, missing %s: topics take writes while a majority of their replicas are in sync (`dataeco status` shows where each broker runs)",
+			len(brokers), t.KafkaBrokers, strings.Join(missing, ", "))
+	}
+	return min(3, len(brokers)), note, nil
 }
 
 func smokeSchemaRegistry(ctx context.Context, env *Env) Result {

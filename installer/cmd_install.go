@@ -51,11 +51,6 @@ func (a *App) runInstall(c *cli.Context) error {
 		return err
 	}
 	defer docker.Close()
-	if def.Answers.Swarm {
-		if err := swarmHome(docker, &def.Inputs); err != nil {
-			return err
-		}
-	}
 	stack, release, err := a.lockAndFetch(c, docker, def, "install")
 	if err != nil {
 		return err
@@ -166,6 +161,11 @@ func (a *App) define(c *cli.Context, docker *engine.Docker, dir string, saved *m
 	}
 	if _, err := secrets.EnsureSecrets(ans.Project); err != nil {
 		return nil, err
+	}
+	if ans.Swarm {
+		if err := swarmPlaces(c.Context, docker, ans, &in); err != nil {
+			return nil, err
+		}
 	}
 	secrets.SetProxy(a.proxy(docker), ans)
 	a.noteNewOverrides(saved, ans)

@@ -3,6 +3,8 @@ package installer
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +55,15 @@ func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.
 		}
 	}
 	target, skip := smokeTarget(def.Answers, def.Secrets, timeout, in.RemoteHost, tunneled)
+	if n := def.Answers.Brokers(); n > 1 && target.Kafka != "" {
+		// A cluster: every broker is a seed (any may be down) and each must answer.
+		host, _, _ := net.SplitHostPort(target.Kafka)
+		target.Kafka, target.KafkaBrokers = "", n
+		for _, h := range model.MemberHosts(def.Answers, in, "broker", host) {
+			target.Kafka += "," + net.JoinHostPort(h, strconv.Itoa(def.Answers.Ports["kafka"]))
+		}
+		target.Kafka = target.Kafka[1:]
+	}
 	return checks.RunConcurrently(ctx, &checks.Env{Smoke: target}, checks.SmokeChecks(), skip)
 }
 

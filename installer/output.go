@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -70,6 +71,14 @@ func endpoints(def *model.Definition) []endpoint {
 			}
 		}
 		url := fmt.Sprintf("%s:%d", h, a.Ports[p.Key])
+		if e.Smoke == model.SmokeKafka && a.Brokers() > 1 {
+			// Every broker, each on its node: a client starts from whichever answers.
+			var addrs []string
+			for _, b := range model.MemberHosts(a, def.Inputs, "broker", h) {
+				addrs = append(addrs, net.JoinHostPort(strings.Trim(b, "[]"), strconv.Itoa(a.Ports[p.Key])))
+			}
+			url = strings.Join(addrs, ",")
+		}
 		if e.Scheme != "" {
 			url = e.Scheme + "://" + url
 		}

@@ -38,7 +38,9 @@ func plan(def *model.Definition) checks.Plan {
 		if row, ok := model.Lookup(name); ok {
 			need.Component, need.ImageBytes = row.Component, row.ImageBytes
 			need.MinMiB, need.LimitMiB = int64(row.Minimum(a)), int64(row.Limit(a))
-			need.Spread = a.Swarm && row.Replicated
+			// A worker goes where swarm puts it, a cluster's member after the first on a node of
+			// its own: neither is on the home node.
+			need.Spread = a.Swarm && (row.Replicated || (row.Members != nil && name != row.Name))
 			if row.Job { // jobs finish before the rest peaks
 				need.MinMiB, need.LimitMiB = 0, 0
 			}

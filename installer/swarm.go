@@ -51,12 +51,11 @@ func (a *App) swarmFor(docker *engine.Docker, def *model.Definition) (*engine.Sw
 	if _, err := docker.SwarmHome(); err != nil {
 		return nil, err
 	}
-	home := def.Inputs.SwarmHome
-	if home == "" {
+	if def.Inputs.SwarmHome == "" {
 		return nil, hint.New("run `dataeco install --dir "+def.Dir+"` again to record it",
 			fmt.Errorf("%s in %s names no swarm node for the stack's data", model.EngineFile, def.Dir))
 	}
-	file, err := model.SwarmFile(def.Project, def.Answers, home, def.Builds)
+	file, err := model.SwarmFile(def.Project, def.Answers, def.Inputs, def.Builds)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +112,11 @@ func (a *App) deploySwarm(ctx context.Context, docker *engine.Docker, def *model
 	return sw, nil
 }
 
-// swarmHome is the node a swarm install keeps its data on: the one recorded, or at the first
-// install the node of the engine dataeco talks to.
-func swarmHome(docker *engine.Docker, in *model.Inputs) error {
+// swarmPlaces chooses where a swarm install's stateful services run, before it is rendered
+// (a cluster's members advertise their node's address): the home node, the one recorded or
+// at the first install the node of the engine dataeco talks to, and a node of its own for
+// each member of a cluster after the first.
+func swarmPlaces(ctx context.Context, docker *engine.Docker, a *model.Answers, in *model.Inputs) error {
 	node, err := docker.SwarmHome()
 	if err != nil {
 		return err
@@ -123,7 +124,18 @@ func swarmHome(docker *engine.Docker, in *model.Inputs) error {
 	if in.SwarmHome == "" {
 		in.SwarmHome = node
 	}
-	return nil
+	if a.Brokers() == 1 {
+		return nil
+	}
+	nodes, err := docker.SwarmNodes(ctx)
+	if err != nil {
+		return err
+	}
+	var mine []model.SwarmNode
+	for _, n := range nodes {
+		mine = append(mine, model.SwarmNode{ID: n.ID, Hostname: n.Hostname, Addr: n.Addr, Usable: n.Usable})
+	}
+	return model.PlaceMembers(a, in, mine)
 }
 
 // swarmStatus is `dataeco status` for a swarm install.

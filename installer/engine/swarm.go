@@ -71,6 +71,27 @@ func (d *Docker) SwarmHome() (string, error) {
 	return s.NodeID, nil
 }
 
+// SwarmNode is one node of the swarm, as placing services needs it.
+type SwarmNode struct {
+	ID, Hostname, Addr string
+	// Usable: ready and active, so swarm may start a task there now.
+	Usable bool
+}
+
+// SwarmNodes lists the swarm's nodes.
+func (d *Docker) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
+	nodes, err := d.API.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the swarm's nodes: %w", err)
+	}
+	var out []SwarmNode
+	for _, n := range nodes.Items {
+		out = append(out, SwarmNode{ID: n.ID, Hostname: n.Description.Hostname, Addr: n.Status.Addr,
+			Usable: n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive})
+	}
+	return out, nil
+}
+
 // LoadSwarm reads a stack file with the docker CLI's loader, which validates it against the
 // stack file schema. The file's values are final (interpolated when rendered), so the loader
 // substitutes nothing.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -20,23 +21,32 @@ func TestSwarmStackFile(t *testing.T) {
 		name       string
 		components []string
 		expose     []string
+		brokers    int
 	}{
-		{"everything", model.Components(), nil},
-		{"kafka and spark, UI exposed", []string{model.CompKafka, model.CompSpark}, []string{"spark-ui"}},
+		{"everything", model.Components(), nil, 1},
+		{"kafka and spark, UI exposed", []string{model.CompKafka, model.CompSpark}, []string{"spark-ui"}, 1},
+		{"three brokers", model.Components(), nil, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := model.DefaultAnswers(model.EngineResources{NCPU: 8, MemTotal: 16 << 30})
 			a.Components, a.Swarm, a.Listen, a.Registry, a.SparkWorkers, a.Expose = tc.components, true, "0.0.0.0", "registry.test:5000", 3, tc.expose
+			a.KafkaBrokers = tc.brokers
+			in := model.Inputs{SwarmHome: "home-node-id"}
+			nodes := []model.SwarmNode{{ID: "home-node-id", Hostname: "a", Addr: "10.0.0.11", Usable: true},
+				{ID: "node-c", Hostname: "c", Addr: "10.0.0.13", Usable: true}, {ID: "node-b", Hostname: "b", Addr: "10.0.0.12", Usable: true}}
+			if err := model.PlaceMembers(&a, &in, nodes); err != nil {
+				t.Fatal(err)
+			}
 			dir := t.TempDir()
-			def, err := model.Renderer{Version: "test"}.Define(context.Background(), dir, &a, model.Secrets{})
+			def, err := model.Renderer{Version: "test"}.DefineWith(context.Background(), dir, &a, model.Secrets{}, in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := model.WriteInstall(dir, def.Answers, def.Secrets, def.Compose); err != nil {
 				t.Fatal(err)
 			}
-			file, err := model.SwarmFile(def.Project, def.Answers, "home-node-id", def.Builds)
+			file, err := model.SwarmFile(def.Project, def.Answers, in, def.Builds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,8 +73,33 @@ func TestSwarmStackFile(t *testing.T) {
 			if _, ok := byName["spark-worker-2"]; ok {
 				t.Errorf("the workers are still one service each: %v", sw.Services())
 			}
+			// Each broker on its own node, with its own volume, advertising that node's address.
+			for i, want := range []struct{ name, node, addr, volume string }{
+				{"broker", "home-node-id", "localhost", "kafka-data"}, {"broker-2", "node-b", "10.0.0.12", "kafka-data-2"}, {"broker-3", "node-c", "10.0.0.13", "kafka-data-3"},
+			}[:tc.brokers] {
+				b := sw.Config.Services[byName[want.name]]
+				adv := b.Environment["KAFKA_ADVERTISED_LISTENERS"]
+				if !slices.Equal(b.Deploy.Placement.Constraints, []string{"node.id == " + want.node}) || len(b.Volumes) != 1 || b.Volumes[0].Source != want.volume ||
+					b.Environment["KAFKA_BROKER_ID"] == nil || *b.Environment["KAFKA_BROKER_ID"] != fmt.Sprint(i+1) ||
+					adv == nil || (i > 0 && !strings.Contains(*adv, "//"+want.addr+":9092")) {
+					t.Errorf("%s: placement %v, volumes %+v, environment %v", want.name, b.Deploy.Placement.Constraints, b.Volumes, b.Environment)
+				}
+				if rf := b.Environment["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]; rf == nil || *rf != fmt.Sprint(min(3, tc.brokers)) {
+					t.Errorf("%s: offsets topic replication factor %v with %d brokers", want.name, rf, tc.brokers)
+				}
+			}
+			if tc.brokers > 1 {
+				boot := sw.Config.Services[byName["schema-registry"]].Environment["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"]
+				if boot == nil || *boot != "broker:29092,broker-2:29092,broker-3:29092" {
+					t.Errorf("Schema Registry bootstraps from %v", boot)
+				}
+			}
 			for _, s := range sw.Config.Services {
-				pinned := slices.Contains(s.Deploy.Placement.Constraints, "node.id == home-node-id")
+				node := "home-node-id"
+				if p, ok := in.SwarmPlaces[s.Name]; ok {
+					node = p.Node
+				}
+				pinned := slices.Contains(s.Deploy.Placement.Constraints, "node.id == "+node)
 				stateful := len(s.Volumes) > 0 || len(s.Ports) > 0
 				if pinned != stateful {
 					t.Errorf("%s: pinned to the home node %v, keeps data or publishes ports %v", s.Name, pinned, stateful)

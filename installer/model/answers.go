@@ -39,15 +39,18 @@ func migration(from int) (func(a *Answers) string, bool) {
 // Answers is everything the user decided about their install. It is saved in the install
 // dir and reused by every later command, so a re-run converges to the same stack.
 type Answers struct {
-	Version           int      `yaml:"version"`
-	Project           string   `yaml:"project"`
-	Components        []string `yaml:"components"`
-	SparkWorkers      int      `yaml:"spark_workers"`
-	SparkWorkerCores  int      `yaml:"spark_worker_cores"`
-	SparkWorkerMemory Size     `yaml:"spark_worker_memory"`
-	CassandraHeap     Size     `yaml:"cassandra_heap"`
-	KafkaHeap         Size     `yaml:"kafka_heap"`
-	Listen            string   `yaml:"listen"`
+	Version      int      `yaml:"version"`
+	Project      string   `yaml:"project"`
+	Components   []string `yaml:"components"`
+	SparkWorkers int      `yaml:"spark_workers"`
+	// KafkaBrokers is how many brokers Kafka runs (Brokers); 0, as in files written before
+	// it, is one.
+	KafkaBrokers      int    `yaml:"kafka_brokers,omitempty"`
+	SparkWorkerCores  int    `yaml:"spark_worker_cores"`
+	SparkWorkerMemory Size   `yaml:"spark_worker_memory"`
+	CassandraHeap     Size   `yaml:"cassandra_heap"`
+	KafkaHeap         Size   `yaml:"kafka_heap"`
+	Listen            string `yaml:"listen"`
 	// Advertise is the host clients elsewhere reach the stack by; empty: derived (Advertised).
 	Advertise string `yaml:"advertise,omitempty"`
 	// Expose names the admin ports published even on an address that is not loopback.
@@ -199,6 +202,13 @@ func ParseComponents(s string) ([]string, error) {
 	return out, nil
 }
 
+// Brokers is how many Kafka brokers the stack runs.
+func (a *Answers) Brokers() int { return max(1, a.KafkaBrokers) }
+
+// KafkaReplication is the replication factor of the pipeline's topic and Kafka's internal
+// topics: every broker up to three, the usual production figure.
+func (a *Answers) KafkaReplication() int { return min(3, a.Brokers()) }
+
 // Validate checks rules that span several answers; single values are checked as they are
 // parsed. The flag named in each error is the one that fixes it.
 func (a *Answers) Validate() error {
@@ -216,6 +226,11 @@ func (a *Answers) Validate() error {
 		if m.size < 256 {
 			return hint.Usage(m.flag, "1g", "%s is below the 256m %s needs", m.size, m.who)
 		}
+	}
+	if a.Brokers() > 1 && !a.Swarm {
+		// Several brokers on one engine would replicate nothing a failure of that machine
+		// does not take with them, and share one host port: a cluster is a swarm's.
+		return hint.Usage("--swarm", "", "--kafka-brokers %d needs --swarm: each broker runs on its own node of a swarm", a.Brokers())
 	}
 	if a.Swarm && a.Loopback() {
 		// A swarm publishes a port on every address of its node: it cannot keep one on

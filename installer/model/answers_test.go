@@ -109,6 +109,21 @@ func TestResolveAnswers(t *testing.T) {
 					}
 				}
 			}},
+		// Several brokers are a cluster over a swarm's nodes; one is written as before.
+		{name: "brokers without swarm refused", yes: true, o: map[string]string{"kafka-brokers": "3"}, wantErr: "--swarm", wantCode: hint.ExitUsage},
+		{name: "brokers out of range", yes: true, o: map[string]string{"kafka-brokers": "10"}, wantErr: "outside 1-9", wantCode: hint.ExitUsage},
+		{name: "three brokers", yes: true, o: map[string]string{"swarm": "true", "listen": "0.0.0.0", "registry": "reg.lan:5000", "kafka-brokers": "3"},
+			check: func(t *testing.T, a *Answers) {
+				if a.Brokers() != 3 || a.KafkaReplication() != 3 {
+					t.Errorf("brokers %d, replication %d", a.Brokers(), a.KafkaReplication())
+				}
+			}},
+		{name: "one broker", yes: true, o: map[string]string{"kafka-brokers": "1"},
+			check: func(t *testing.T, a *Answers) {
+				if a.KafkaBrokers != 0 || a.Brokers() != 1 {
+					t.Errorf("kafka_brokers %d", a.KafkaBrokers)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,17 @@ type Inputs struct {
 	// keeps it): chosen once, at the first install, so the stateful services never move off
 	// their volumes.
 	SwarmHome string
+	// SwarmPlaces are the nodes the members of a cluster after the first run on (broker-2 …),
+	// each on its own node and never moved off it, for its volumes are there (EngineFile
+	// keeps them); the first member is on the home node.
+	SwarmPlaces map[string]SwarmPlace
+}
+
+// SwarmPlace is the node a cluster's member is pinned to: its ID, and the address clients
+// reach the member at (the node's address in the swarm), which the member advertises.
+type SwarmPlace struct {
+	Node string `yaml:"node"`
+	Addr string `yaml:"addr"`
 }
 
 // MachineName is the name of the machine the stack's ports are published on: the engine's

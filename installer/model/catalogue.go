@@ -147,6 +147,13 @@ type Service struct {
 	// Replicated rows stand for N services named NAME-1 … NAME-N (--spark-workers), kept as
 	// separate services rather than replicas so the file works the same under Compose 1.29.
 	Replicated bool
+	// Members, when set, makes the row a cluster of that many members, each its own service
+	// with its own volumes: NAME, NAME-2 … NAME-N (Kafka's brokers). The first keeps the plain
+	// name, so a cluster of one is the stack as it always was; under swarm each member is
+	// pinned to a node of its own (Inputs.SwarmPlaces).
+	Members func(a *Answers) int
+	// MembersFlag is the flag that sets Members.
+	MembersFlag string
 	// MajorBound says why the data on the service's volumes opens only with the major
 	// version that wrote it, and what to do instead of moving it to another major (an image
 	// change with a new dataeco release, or --image); empty when any version can take over.
@@ -183,6 +190,7 @@ func Catalogue() []Service {
 		{Name: "broker", Component: CompKafka, Image: imageKafka, ImageBytes: 2 << 30,
 			Limit:   func(a *Answers) Size { return a.KafkaHeap + 768 },
 			Minimum: func(a *Answers) Size { return a.KafkaHeap + 256 }, SizedBy: "kafka-heap", Timeout: 3 * time.Minute,
+			Members: func(a *Answers) int { return a.Brokers() }, MembersFlag: "kafka-brokers",
 			Ports: []Port{
 				{Key: "kafka", Flag: "kafka-port", Default: 9092, Target: 9092, What: "Kafka (host listener)",
 					Guard:    "SASL/PLAIN with the generated user",
@@ -245,15 +253,27 @@ func Catalogue() []Service {
 	}
 }
 
-// Instances names the compose services a row stands for under the answers: one, or the
-// workers of a replicated row.
+// Instances names the compose services a row stands for under the answers: one, the workers
+// of a replicated row, or the members of a cluster.
 func (s Service) Instances(a *Answers) []string {
-	if !s.Replicated {
-		return []string{s.Name}
+	switch {
+	case s.Replicated:
+		names := make([]string, a.SparkWorkers)
+		for i := range names {
+			names[i] = fmt.Sprintf("%s-%d", s.Name, i+1)
+		}
+		return names
+	case s.Members != nil:
+		return MemberNames(s.Name, s.Members(a))
 	}
-	names := make([]string, a.SparkWorkers)
-	for i := range names {
-		names[i] = fmt.Sprintf("%s-%d", s.Name, i+1)
+	return []string{s.Name}
+}
+
+// MemberNames are the services of a cluster of n: name, name-2 … name-n.
+func MemberNames(name string, n int) []string {
+	names := []string{name}
+	for i := 2; i <= n; i++ {
+		names = append(names, fmt.Sprintf("%s-%d", name, i))
 	}
 	return names
 }
@@ -266,13 +286,14 @@ func (s Service) On(a *Answers) bool {
 	return a.Has(s.Component)
 }
 
-// Lookup finds the row of a compose service: "spark-worker-2" is a spark-worker.
+// Lookup finds the row of a compose service: "spark-worker-2" is a spark-worker, "broker-3"
+// a broker.
 func Lookup(service string) (Service, bool) {
 	for _, s := range Catalogue() {
 		if s.Name == service {
 			return s, true
 		}
-		if s.Replicated {
+		if s.Replicated || s.Members != nil {
 			if n, ok := strings.CutPrefix(service, s.Name+"-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
 				return s, true
 			}

@@ -20,10 +20,11 @@ const EngineFile = "engine.yaml"
 const startInterval = "1s"
 
 type engineFacts struct {
-	HealthStartInterval bool   `yaml:"health_start_interval"`
-	RemoteHost          string `yaml:"remote_host,omitempty"`
-	Endpoint            string `yaml:"endpoint,omitempty"`
-	SwarmHome           string `yaml:"swarm_home,omitempty"`
+	HealthStartInterval bool                  `yaml:"health_start_interval"`
+	RemoteHost          string                `yaml:"remote_host,omitempty"`
+	Endpoint            string                `yaml:"endpoint,omitempty"`
+	SwarmHome           string                `yaml:"swarm_home,omitempty"`
+	SwarmPlaces         map[string]SwarmPlace `yaml:"swarm_places,omitempty"`
 }
 
 const engineFileHeader = "# Written by `dataeco install`: what this machine's Docker engine and compose commands accept\n" +
@@ -44,12 +45,14 @@ func readEngineFacts(dir string, in *Inputs) error {
 		return fmt.Errorf("%s in %s is damaged (run `dataeco install` to write it again): %w", EngineFile, dir, err)
 	}
 	in.HealthStartInterval, in.RemoteHost, in.Endpoint, in.SwarmHome = f.HealthStartInterval, f.RemoteHost, f.Endpoint, f.SwarmHome
+	in.SwarmPlaces = f.SwarmPlaces
 	return nil
 }
 
 // WriteEngineFacts records in dir what in says of the engine, for the commands after install.
 func WriteEngineFacts(dir string, in Inputs) error {
-	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint, SwarmHome: in.SwarmHome})
+	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint,
+		SwarmHome: in.SwarmHome, SwarmPlaces: in.SwarmPlaces})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"text/template"
 
 	"github.com/dataeco/dataeco/embedded"
@@ -32,6 +33,12 @@ type renderData struct {
 	Guarded bool
 	// The pipeline's names, from the pipeline package.
 	Topic, Keyspace, Table, App string
+	// Brokers are Kafka's brokers; KafkaBootstrap lists their internal listeners, which every
+	// client in the stack starts from; KafkaReplication and KafkaMinISR are the replication
+	// factor of every topic and how many replicas a write waits for.
+	Brokers                       []Member
+	KafkaBootstrap                string
+	KafkaReplication, KafkaMinISR int
 	// StartInterval is the cheap healthchecks' start_interval; empty: the engine or a
 	// compose here would not take the key (Inputs.HealthStartInterval).
 	StartInterval string
@@ -64,6 +71,15 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		Guarded:          a.Guarded(),
 		Topic:            pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, App: pipeline.App,
 	}
+	data.Brokers = members(a, "broker", "kafka-data", data.Advertise, user)
+	var bootstrap []string
+	for _, b := range data.Brokers {
+		bootstrap = append(bootstrap, b.Name+":29092")
+	}
+	data.KafkaBootstrap = strings.Join(bootstrap, ",")
+	// With three replicas a write waits for two, so one broker may be down; with fewer, one.
+	data.KafkaReplication = a.KafkaReplication()
+	data.KafkaMinISR = max(1, data.KafkaReplication-1)
 	if user.HealthStartInterval {
 		data.StartInterval = startInterval
 	}
@@ -76,6 +92,34 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		return nil, fmt.Errorf("rendering the compose file: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// Member is one member of a cluster row as the template writes it.
+type Member struct {
+	Name string // the service: broker, broker-2, …
+	ID   int    // 1, 2, …: the broker ID
+	// Volume is the member's data volume: the row's for the first, with the member's number
+	// after it for the others.
+	Volume string
+	// Advertise is the host clients elsewhere reach the member at: its swarm node's address
+	// when it is pinned to another node than the home one.
+	Advertise string
+}
+
+func members(a *Answers, service, volume, advertise string, user Inputs) []Member {
+	row, _ := Lookup(service)
+	var out []Member
+	for i, name := range row.Instances(a) {
+		m := Member{Name: name, ID: i + 1, Volume: volume, Advertise: advertise}
+		if i > 0 {
+			m.Volume = fmt.Sprintf("%s-%d", volume, i+1)
+		}
+		if p, ok := user.SwarmPlaces[name]; ok && p.Addr != "" {
+			m.Advertise = p.Addr
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // templateFuncs give the template the catalogue's facts, by service name, so a service's

@@ -120,6 +120,22 @@ func Settings() []Setting {
 			func(a *Answers) *bool { return &a.AllowUnauthenticated }),
 		intSetting("spark-workers", "run N Spark workers", "1", "", "2", 1, 16,
 			func(a *Answers) *int { return &a.SparkWorkers }),
+		{Flag: "kafka-brokers", Usage: "run N Kafka brokers, each on its own swarm node (with --swarm), topics replicated over up to three",
+			Value: "N", Default: "1", Example: "3",
+			Get: func(a *Answers) string { return strconv.Itoa(a.Brokers()) },
+			Parse: func(v string) (Apply, error) {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil {
+					return nil, fmt.Errorf("%q is not a whole number", v)
+				}
+				if n < 1 || n > 9 {
+					return nil, fmt.Errorf("%d is outside 1-9", n)
+				}
+				if n == 1 {
+					n = 0 // one broker is written as before the setting existed
+				}
+				return func(a *Answers) { a.KafkaBrokers = n }, nil
+			}},
 		stringSetting("subnet", "the CIDR address range of the stack's network, when the engine's default collides with a VPN", "CIDR",
 			"the engine's choice", "10.123.0.0/24", "",
 			func(a *Answers) string { return a.Subnet }, ParseSubnet, func(a *Answers) *string { return &a.Subnet }),

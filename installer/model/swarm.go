@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/dataeco/dataeco/installer/hint"
 	"gopkg.in/yaml.v3"
 )
 
@@ -23,7 +24,9 @@ import (
 //     nodes, each task named by its slot;
 //   - a service that keeps data or publishes ports is pinned to the home node, the manager
 //     dataeco talks to: its volumes stay where backup and uninstall reach them, and its ports
-//     are on the address the summary and the smoke checks use;
+//     are on the address the summary and the smoke checks use; a cluster's members after the
+//     first (broker-2 …) are each pinned to a node of their own (Inputs.SwarmPlaces), whose
+//     address they advertise;
 //   - ports are published in host mode and names resolve by DNS round robin (dnsrr): the
 //     routing mesh and virtual IPs need IPVS, which many kernels (WSL2's, some VMs') lack,
 //     and Kafka clients must reach the broker itself, not any node;
@@ -82,10 +85,11 @@ func SwarmDeps(p *types.Project) map[string][]SwarmDep {
 	return out
 }
 
-// SwarmFile writes the project as a stack file for the swarm (see above). home is the ID of
-// the node that keeps the data and publishes the ports; builds are the images dataeco builds,
-// which the nodes pull from the registry under RegistryTag.
-func SwarmFile(p *types.Project, a *Answers, home string, builds []Build) ([]byte, error) {
+// SwarmFile writes the project as a stack file for the swarm (see above). in names the node
+// that keeps the data and publishes the ports (SwarmHome) and those of the clusters' other
+// members (SwarmPlaces); builds are the images dataeco builds, which the nodes pull from the
+// registry under RegistryTag.
+func SwarmFile(p *types.Project, a *Answers, in Inputs, builds []Build) ([]byte, error) {
 	services := map[string]any{}
 	configs := map[string]any{}
 	for _, name := range p.ServiceNames() {
@@ -93,7 +97,15 @@ func SwarmFile(p *types.Project, a *Answers, home string, builds []Build) ([]byt
 		if _, done := services[svc]; done {
 			continue
 		}
-		s, err := swarmService(p.Services[name], svc, a, home, builds, configs)
+		node := in.SwarmHome
+		if row, ok := Lookup(name); ok && row.Members != nil && name != row.Name {
+			place, ok := in.SwarmPlaces[name]
+			if !ok || place.Node == "" {
+				return nil, fmt.Errorf("%s in the install dir names no node for %s: run `dataeco install` again to choose one", EngineFile, name)
+			}
+			node = place.Node
+		}
+		s, err := swarmService(p.Services[name], svc, a, node, builds, configs)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", name, err)
 		}
@@ -317,4 +329,68 @@ func bindConfigs(v types.ServiceVolumeConfig, configs map[string]any) ([]any, er
 		refs = append(refs, map[string]any{"source": key, "target": target, "mode": 0o444})
 	}
 	return refs, nil
+}
+
+// SwarmNode is what placing a cluster's members needs to know of a swarm node.
+type SwarmNode struct {
+	ID, Hostname string
+	// Addr is the node's address in the swarm, which a member pinned there advertises.
+	Addr string
+	// Usable: ready and active, so swarm may start a task there now.
+	Usable bool
+}
+
+// PlaceMembers pins each member of a cluster row after the first to a node of its own, other
+// than the home node (the first member's): the members already placed stay where their
+// volumes are, and the new ones take the usable nodes no member of the row holds yet, in host
+// name order. Members beyond the answers keep their place (a later install may want them
+// back with their data); it fails, naming the figure to lower, when nodes are too few.
+func PlaceMembers(a *Answers, in *Inputs, nodes []SwarmNode) error {
+	sorted := slices.Clone(nodes)
+	slices.SortFunc(sorted, func(x, y SwarmNode) int { return strings.Compare(x.Hostname+x.ID, y.Hostname+y.ID) })
+	for _, row := range Catalogue() {
+		if row.Members == nil || !row.On(a) {
+			continue
+		}
+		names := row.Instances(a)
+		taken := map[string]bool{in.SwarmHome: true}
+		for name, p := range in.SwarmPlaces {
+			if r, ok := Lookup(name); ok && r.Name == row.Name {
+				taken[p.Node] = true
+			}
+		}
+		for _, name := range names[1:] {
+			if _, ok := in.SwarmPlaces[name]; ok {
+				continue
+			}
+			i := slices.IndexFunc(sorted, func(n SwarmNode) bool { return n.Usable && !taken[n.ID] })
+			if i < 0 {
+				usable := 0
+				for _, n := range nodes {
+					if n.Usable {
+						usable++
+					}
+				}
+				return hint.New(fmt.Sprintf("add nodes to the swarm (`docker swarm join` on them), or ask for fewer: --%s %d", row.MembersFlag, usable),
+					fmt.Errorf("%d %s members need %d swarm nodes, one each, and this swarm has %d ready and active", len(names), row.Name, len(names), usable))
+			}
+			if in.SwarmPlaces == nil {
+				in.SwarmPlaces = map[string]SwarmPlace{}
+			}
+			in.SwarmPlaces[name] = SwarmPlace{Node: sorted[i].ID, Addr: sorted[i].Addr}
+			taken[sorted[i].ID] = true
+		}
+	}
+	return nil
+}
+
+// MemberHosts are the hosts clients reach a cluster row's members at: home (the address the
+// install advertises) for the first, the address of its node for each other member.
+func MemberHosts(a *Answers, in Inputs, service, home string) []string {
+	row, _ := Lookup(service)
+	hosts := []string{home}
+	for _, name := range row.Instances(a)[1:] {
+		hosts = append(hosts, in.SwarmPlaces[name].Addr)
+	}
+	return hosts
 }
