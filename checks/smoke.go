@@ -178,8 +178,12 @@ func kafkaCluster(ctx context.Context, cl *kgo.Client, t *SmokeTarget, brokers k
 				missing = append(missing, fmt.Sprint(id))
 			}
 		}
-		note = fmt.Sprintf("%d of %d brokers in the cluster, missing %s: topics take writes while a majority of their replicas are in sync (`dataeco status` shows where each broker runs)",
-			len(brokers), t.KafkaBrokers, strings.Join(missing, ", "))
+		which := "broker "
+		if len(missing) > 1 {
+			which = "brokers "
+		}
+		note = fmt.Sprintf("%d of %d brokers in the cluster, %s missing: topics take writes while a majority of their replicas are in sync (`dataeco status` shows where each broker runs)",
+			len(brokers), t.KafkaBrokers, which+strings.Join(missing, ", "))
 	}
 	return min(3, len(brokers)), note, nil
 }

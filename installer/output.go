@@ -78,6 +78,7 @@ func endpoints(def *model.Definition) []endpoint {
 				addrs = append(addrs, net.JoinHostPort(strings.Trim(b, "[]"), strconv.Itoa(a.Ports[p.Key])))
 			}
 			url = strings.Join(addrs, ",")
+			note = strings.Replace(note, "broker:29092", "broker:29092,broker-2:29092,…", 1)
 		}
 		if e.Scheme != "" {
 			url = e.Scheme + "://" + url

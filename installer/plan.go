@@ -30,6 +30,7 @@ func plan(def *model.Definition) checks.Plan {
 	for _, name := range p.ServiceNames() {
 		svc := p.Services[name]
 		need := checks.ServiceNeed{Service: name, Image: svc.Image}
+		elsewhere := false // a cluster's member pinned to a node of its own
 		for _, b := range def.Builds {
 			if b.Tag == svc.Image {
 				need.Image, need.Built = b.Base, b.Tag
@@ -40,7 +41,8 @@ func plan(def *model.Definition) checks.Plan {
 			need.MinMiB, need.LimitMiB = int64(row.Minimum(a)), int64(row.Limit(a))
 			// A worker goes where swarm puts it, a cluster's member after the first on a node of
 			// its own: neither is on the home node.
-			need.Spread = a.Swarm && (row.Replicated || (row.Members != nil && name != row.Name))
+			elsewhere = a.Swarm && row.Members != nil && name != row.Name
+			need.Spread = a.Swarm && row.Replicated || elsewhere
 			if row.Job { // jobs finish before the rest peaks
 				need.MinMiB, need.LimitMiB = 0, 0
 			}
@@ -51,6 +53,11 @@ func plan(def *model.Definition) checks.Plan {
 		out.Services = append(out.Services, need)
 		if c := need.Component; c != model.CompKafka && c != "" {
 			out.Lighter[c] += need.LimitMiB
+		}
+		if elsewhere {
+			// Published on its own node, whose engine dataeco does not reach: a conflict
+			// there is the deploy's to report, with that task's error.
+			continue
 		}
 		for _, port := range svc.Ports {
 			n, _ := strconv.Atoi(port.Published)

@@ -69,6 +69,10 @@ type privateDaemon struct {
 
 	// netns is the network namespace it runs in, when it plays another machine's engine.
 	netns string
+	// ownRun gives it a /run of its own, in a mount namespace of its own, where it also
+	// listens on /var/run/docker.sock as a machine's engine does: what a container on it
+	// mounts from there is this engine's socket, not the shared engine's.
+	ownRun bool
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -254,6 +258,12 @@ func (d *privateDaemon) spawn() error {
 		// nsenter joins the namespace's network only and then is dockerd (no fork), so the
 		// signals below reach the daemon itself.
 		cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns, "dockerd"}, d.args...)...)
+		if d.ownRun {
+			// unshare and sh exec too: the daemon is still the process signalled.
+			cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns,
+				"unshare", "--mount", "--propagation", "private", "sh", "-c",
+				`mount -t tmpfs -o mode=755 dataeco-run /run && exec dockerd -H unix:///var/run/docker.sock "$@"`, "dockerd"}, d.args...)...)
+		}
 	}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	// Should the test binary die (a -timeout panic), the daemon stops its containers and goes.

@@ -48,21 +48,22 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 	// 10.250/16: outside the private daemons' address pools (10.20-10.219) and the subnets
 	// other tests ask for.
 	ns, _, nsIP := netnsPair(t, "rem", 250)
-	r := startNetnsEngine(t, "dr", ns, nsIP)
+	r := startNetnsEngine(t, "dr", ns, nsIP, false)
 	netnsRegistry(t, ns, registry, filepath.Join(e2e.tmp, "data"), true)
 	return r
 }
 
 // startNetnsEngine starts a private dockerd in the network namespace ns, serving TLS at ip
 // with certificates made for it, and returns it with the client environment that reaches it.
-func startNetnsEngine(t *testing.T, prefix, ns, ip string) *remoteEngine {
+// With ownRun it also has a /run of its own, with its socket at /var/run/docker.sock.
+func startNetnsEngine(t *testing.T, prefix, ns, ip string, ownRun bool) *remoteEngine {
 	t.Helper()
 	requirePrivateDaemon(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		t.Fatalf("nsenter (util-linux) is needed: %v", err)
 	}
 	d := newPrivateDaemon(t, prefix)
-	d.netns = ns
+	d.netns, d.ownRun = ns, ownRun
 	certs := makeEngineCerts(t, filepath.Join(d.dir, "certs"), ip)
 	d.args = append(d.args,
 		// The unix socket is for the test's own cleanup; the client under test comes over TCP.

@@ -83,7 +83,9 @@ func startSwarm(t *testing.T, registry string, n int) []*remoteEngine {
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 		addr := fmt.Sprintf("10.251.%d.%d", id, 11+i)
 		attach(ns, fmt.Sprintf("dsw%dn%d", i+1, id), addr)
-		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr)
+		// Its own /var/run/docker.sock, as each machine of a swarm has: uninstall --purge
+		// reaches a node's volumes through it.
+		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr, true)
 		netnsRegistry(t, ns, registry, storage, false)
 		// Before its daemon is destroyed (cleanups run last first): a node that leaves
 		// first stops in seconds rather than waiting for its peers.
@@ -140,6 +142,17 @@ func workerNodes(s engine.SwarmService) (map[string]int, int) {
 
 func smokePasses(t *testing.T, ctx context.Context, mgr *remoteEngine, dir string, ids ...string) {
 	t.Helper()
+	status := smokeStatus(t, ctx, mgr, dir)
+	for _, id := range ids {
+		if !strings.HasPrefix(status[id], "pass") {
+			t.Errorf("%s: %q", id, status[id])
+		}
+	}
+}
+
+// smokeStatus is `dataeco smoke --json`: each check's status and message, by ID.
+func smokeStatus(t *testing.T, ctx context.Context, mgr *remoteEngine, dir string) map[string]string {
+	t.Helper()
 	r := mgr.dataeco(t, ctx, "smoke", "--json", "--dir", dir)
 	var smoke struct {
 		Checks []struct{ ID, Status, Message string } `json:"checks"`
@@ -151,19 +164,16 @@ func smokePasses(t *testing.T, ctx context.Context, mgr *remoteEngine, dir strin
 	for _, c := range smoke.Checks {
 		status[c.ID] = c.Status + " " + c.Message
 	}
-	for _, id := range ids {
-		if !strings.HasPrefix(status[id], "pass") {
-			t.Errorf("%s: %q", id, status[id])
-		}
-	}
+	return status
 }
 
 // TestIntegrationSwarm: dataeco deploys the stack to a three-node swarm from a manager it
 // reaches over TLS. The Spark workers are one service of three replicas, one on each node;
-// the services that keep data or publish ports run on the manager; the one-shot job ran as
-// a swarm job; smoke passes through the manager's published ports. When a worker node's
-// engine stops, its Spark worker moves to another node and smoke passes again. Uninstall
-// leaves nothing of the stack on any node.
+// Kafka is three brokers, one on each node, each with its volume there and advertising its
+// node's address; the other services that keep data or publish ports run on the manager; the
+// one-shot job ran once; smoke passes through the published ports. When a worker node's
+// engine stops, its Spark worker moves to another node and smoke passes again, saying that
+// broker is missing. Uninstall leaves nothing of the stack on any node, volumes included.
 func TestIntegrationSwarm(t *testing.T) {
 	// Its engines are its own, in namespaces of its own: it runs beside the remote engine's
 	// test (the only other such), after the tests on the shared engine.
@@ -176,7 +186,8 @@ func TestIntegrationSwarm(t *testing.T) {
 	const project, base = "dataeco-swarm", 18520 // fixedPortArgs: kafka +0, Spark UI +6, master +7
 	dir := filepath.Join(t.TempDir(), "install")
 	args := append([]string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry, "--swarm",
-		"--components", "kafka,spark", "--spark-workers", "3", "--listen", "0.0.0.0", "--expose", "spark-ui", "--allow-unauthenticated", "--timeout", "3m"}, fixedPortArgs(base)...)
+		"--components", "kafka,spark", "--spark-workers", "3", "--kafka-brokers", "3",
+		"--listen", "0.0.0.0", "--expose", "spark-ui", "--allow-unauthenticated", "--timeout", "3m"}, fixedPortArgs(base)...)
 
 	r := mgr.dataeco(t, ctx, args...)
 	mustSucceed(t, r, "install --swarm")
@@ -195,10 +206,31 @@ func TestIntegrationSwarm(t *testing.T) {
 			t.Errorf("%s is not running on the manager: %+v", name, s)
 		}
 	}
+	// Three brokers, one on each node, each reached at its node's address.
+	brokerNodes := map[string]bool{}
+	for _, name := range []string{"broker", "broker-2", "broker-3"} {
+		s := svcs[name]
+		if s.Running != 1 || len(s.Tasks) != 1 {
+			t.Errorf("%s does not run once: %+v", name, s)
+			continue
+		}
+		brokerNodes[s.Tasks[0].Node] = true
+	}
+	if len(brokerNodes) != 3 {
+		t.Errorf("the 3 brokers are not one on each node: %v", brokerNodes)
+	}
+	for _, n := range nodes {
+		if !strings.Contains(r.stdout, fmt.Sprintf("%s:%d", n.ip, base)) {
+			t.Errorf("the summary does not list the broker at %s:%d:\n%s", n.ip, base, r.stdout)
+		}
+	}
 	if j := svcs["kafka-init"]; j.Mode != "job" || j.Done != 1 {
 		t.Errorf("kafka-init did not complete as a swarm job: %+v", j)
 	}
 	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+	if msg := smokeStatus(t, ctx, mgr, dir)["smoke-kafka"]; !strings.Contains(msg, "3 brokers") {
+		t.Errorf("smoke-kafka does not count three brokers: %q", msg)
+	}
 	r = mgr.dataeco(t, ctx, "status", "--all", "--json")
 	mustSucceed(t, r, "status --all on the swarm")
 	var all struct {
@@ -287,13 +319,13 @@ func TestIntegrationSwarm(t *testing.T) {
 	}
 
 	// Again with nothing changed: no task is replaced and the job does not run again.
-	before := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns())
+	before := tasks("kafka-init", "spark-worker", "broker", "broker-2", "broker-3") + fmt.Sprint(jobRuns())
 	r = mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
 	mustSucceed(t, r, "install --swarm again")
 	if strings.Contains(r.stderr, "Image changes") {
 		t.Errorf("a second install with the same images saw image changes:\n%s", r.stderr)
 	}
-	if after := tasks("kafka-init", "spark-worker", "broker") + fmt.Sprint(jobRuns()); after != before {
+	if after := tasks("kafka-init", "spark-worker", "broker", "broker-2", "broker-3") + fmt.Sprint(jobRuns()); after != before {
 		t.Errorf("a second install that changes nothing replaced tasks:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
@@ -329,7 +361,12 @@ func TestIntegrationSwarm(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	t.Logf("after %s's engine stopped, the Spark workers run on %v", victim.ip, workers)
-	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
+	// Its broker is down with it (pinned to its volume): the cluster works on the others, and
+	// smoke says so.
+	smokePasses(t, ctx, mgr, dir, "smoke-spark")
+	if msg := smokeStatus(t, ctx, mgr, dir)["smoke-kafka"]; !strings.HasPrefix(msg, "warn 2 of 3 brokers") {
+		t.Errorf("smoke-kafka with a broker's node down: %q", msg)
+	}
 
 	// The node comes back (as it would after a reboot) and uninstall clears every node.
 	victim.start()

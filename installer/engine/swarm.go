@@ -548,8 +548,8 @@ func (s *Swarm) nodeNames(ctx context.Context) (map[string]string, error) {
 }
 
 // Remove removes the stack's services, waits until their tasks are gone from every node,
-// then removes its networks and configs; with purge also its volumes on this engine's node,
-// where the services that keep data run.
+// then removes its networks and configs; with purge also its volumes: on this engine's node,
+// where the services that keep data run, and on the nodes of a cluster's other members.
 func (s *Swarm) Remove(ctx context.Context, purge bool) error {
 	api := s.Docker.API
 	services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
@@ -605,6 +605,11 @@ func (s *Swarm) Remove(ctx context.Context, purge bool) error {
 		}
 	}
 	if purge {
+		if home, err := s.Docker.SwarmHome(); err != nil {
+			errs = append(errs, err)
+		} else if err := s.purgeElsewhere(ctx, home); err != nil {
+			errs = append(errs, err)
+		}
 		vols, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: s.filter()})
 		if err != nil {
 			errs = append(errs, err)

@@ -89,6 +89,12 @@ func TestSwarmStackFile(t *testing.T) {
 				}
 			}
 			if tc.brokers > 1 {
+				// uninstall --purge reaches these through a task on their nodes.
+				elsewhere := sw.volumesElsewhere("home-node-id")
+				if len(elsewhere) != 2 || elsewhere["node-b"] == nil || !slices.Equal(elsewhere["node-b"].volumes, []string{def.Project.Name + "_kafka-data-2"}) ||
+					elsewhere["node-c"] == nil || !strings.Contains(elsewhere["node-c"].image, "cp-server") {
+					t.Errorf("volumes on other nodes: %+v", elsewhere)
+				}
 				boot := sw.Config.Services[byName["schema-registry"]].Environment["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"]
 				if boot == nil || *boot != "broker:29092,broker-2:29092,broker-3:29092" {
 					t.Errorf("Schema Registry bootstraps from %v", boot)

@@ -127,7 +127,7 @@ func kafkaResponse(corr int32, resp kmsg.Response) []byte {
 // kafkaSASLPlain runs the SASL exchange of a SASL_PLAINTEXT listener before the
 // connection is relayed: ApiVersions goes to kfake, SaslHandshake and SaslAuthenticate are
 // answered here, anything else first ends the connection, as the broker does.
-func kafkaSASLPlain(client net.Conn, server net.Conn, users map[string]string) (string, error) {
+func kafkaSASLPlain(client net.Conn, server net.Conn, users map[string]string, m nodeMap) (string, error) {
 	client.SetDeadline(time.Now().Add(30 * time.Second))
 	defer client.SetDeadline(time.Time{})
 	handshake := false
@@ -142,7 +142,7 @@ func kafkaSASLPlain(client net.Conn, server net.Conn, users map[string]string) (
 		}
 		switch key {
 		case 18: // ApiVersions: what kfake supports, SASL included
-			if err := writeKafkaFrame(server, frame); err != nil {
+			if err := writeKafkaFrame(server, rewriteKafkaRequest(frame, m)); err != nil {
 				return "", err
 			}
 			resp, err := readKafkaFrame(server)

@@ -67,21 +67,37 @@ func zookeeperServe(ctx context.Context) error {
 	if err := os.MkdirAll("/var/lib/zookeeper/log", 0o755); err != nil {
 		logf("warning: %v", err)
 	}
-	return serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "zookeeper client port", func(c net.Conn) {
+	return serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "zookeeper client port", zkHandler(newZKRegistry()))
+}
+
+// zkHandler answers one connection to the client port: a four-letter word, or the brokers'
+// registry (kafkacluster.go), which stand-ins alone speak.
+func zkHandler(registry *zkRegistry) func(net.Conn) {
+	return func(c net.Conn) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		// A four-letter word is the first four bytes; real ZooKeeper
 		// does not need a newline, so neither do we.
 		buf := make([]byte, 4)
-		n, err := readFull(bufio.NewReader(c), buf)
+		r := bufio.NewReader(c)
+		n, err := readFull(r, buf)
 		word := strings.TrimSpace(string(buf[:n]))
 		if err != nil && n == 0 {
 			logf("connection from %s closed without a command", c.RemoteAddr())
 			return
 		}
+		switch word {
+		case "sreg":
+			c.SetDeadline(time.Time{})
+			registry.serveRegistration(c, r)
+			return
+		case "slst":
+			registry.list(c)
+			return
+		}
 		logf("four-letter word %q from %s", word, c.RemoteAddr())
 		c.Write([]byte(zkReply(word, notReady())))
-	})
+	}
 }
 
 func readFull(r *bufio.Reader, buf []byte) (int, error) {

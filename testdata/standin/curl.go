@@ -25,6 +25,7 @@ type curlArgs struct {
 	output                       string
 	writeOut                     string
 	user                         string
+	unixSocket                   string // --unix-socket: every connection goes to this socket
 	fail, silent, showError      bool
 	head, follow, insecure, incl bool
 	maxTime, connectTimeout      time.Duration
@@ -82,6 +83,8 @@ func parseCurlArgs(args []string) (curlArgs, error) {
 		case "--retry", "--retry-delay", "--retry-max-time", "-A", "--user-agent":
 		case "--url":
 			a.url = v
+		case "--unix-socket":
+			a.unixSocket = v
 		default:
 			return fmt.Errorf("option %s: is unknown", opt)
 		}
@@ -159,6 +162,14 @@ func parseCurlArgs(args []string) (curlArgs, error) {
 	return a, nil
 }
 
+// curlProxy is the proxy of the environment, as curl's, but none through a unix socket.
+func curlProxy(a curlArgs) func(*http.Request) (*url.URL, error) {
+	if a.unixSocket != "" {
+		return nil
+	}
+	return http.ProxyFromEnvironment
+}
+
 // curlWriteOut expands the -w format: %{http_code}, %{url_effective} and
 // the \n, \t escapes.
 func curlWriteOut(format string, status int, u string) string {
@@ -220,10 +231,16 @@ func runCurl(a curlArgs, stdout, stderr io.Writer) int {
 	if ct == 0 {
 		ct = 30 * time.Second
 	}
+	dial := (&net.Dialer{Timeout: ct}).DialContext
+	if a.unixSocket != "" {
+		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{Timeout: ct}).DialContext(ctx, "unix", a.unixSocket)
+		}
+	}
 	client := &http.Client{Transport: &http.Transport{
-		DialContext:     (&net.Dialer{Timeout: ct}).DialContext,
+		DialContext:     dial,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: a.insecure},
-		Proxy:           http.ProxyFromEnvironment, // as curl honours http_proxy, HTTPS_PROXY and NO_PROXY
+		Proxy:           curlProxy(a), // as curl honours http_proxy, HTTPS_PROXY and NO_PROXY
 	}}
 	if !a.follow {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

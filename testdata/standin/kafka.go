@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,21 +160,26 @@ func (l markerListener) Addr() net.Addr {
 	return markerAddr{port: l.Listener.Addr().(*net.TCPAddr).Port}
 }
 
-// startKfake starts a one-node kfake cluster on a loopback port and returns
-// it with the address to dial it at. dataDir may be empty (memory only).
-func startKfake(dataDir string) (*kfake.Cluster, string, error) {
-	var real string
+// startKfake starts a one-node kfake cluster listening on host (loopback for a broker alone,
+// every address for the store of a cluster, whose other brokers relay to it), and returns it
+// with that node's port. dataDir may be empty (memory only). kfake's first node is its
+// controller for good, and is numbered 0: the proxies show it as the broker's own ID
+// (nodeMap).
+func startKfake(dataDir, host string) (*kfake.Cluster, int, error) {
+	first := 0
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("standin-kafka-cluster"),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(1),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			ln, err := net.Listen(network, "127.0.0.1:0")
+			ln, err := net.Listen(network, net.JoinHostPort(host, "0"))
 			if err != nil {
 				return nil, err
 			}
-			real = ln.Addr().String()
+			if first == 0 {
+				first = ln.Addr().(*net.TCPAddr).Port
+			}
 			return markerListener{ln}, nil
 		}),
 	}
@@ -184,9 +188,27 @@ func startKfake(dataDir string) (*kfake.Cluster, string, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
-	return c, real, nil
+	return c, first, nil
+}
+
+// nodeMap turns kfake's node IDs into broker IDs, and says where each broker is reached.
+// kfake's node 0 is the broker that runs it (Store) and the store's own ID is the node of a
+// broker 0, if any: the one swap is its own inverse. Other IDs are the same on both sides.
+type nodeMap struct {
+	Store int32
+	Adv   advertiser
+}
+
+func (m nodeMap) broker(node int32) int32 {
+	switch node {
+	case 0:
+		return m.Store
+	case m.Store:
+		return 0
+	}
+	return node
 }
 
 func brokerServe(ctx context.Context) error {
@@ -222,16 +244,14 @@ func brokerServe(ctx context.Context) error {
 		}
 	}
 
-	dataDir := filepath.Join(envOr("KAFKA_LOG_DIRS", "/var/lib/kafka/data"), "standin-kfake")
-	cluster, internal, err := startKfake(dataDir)
+	id, err := envInt("KAFKA_BROKER_ID", storeBrokerID)
 	if err != nil {
-		logf("kfake could not use %s (%v); starting without persistence", dataDir, err)
-		if cluster, internal, err = startKfake(""); err != nil {
-			return fmt.Errorf("starting kfake: %v", err)
-		}
+		return exitWith(1, "%v", err)
 	}
-	defer cluster.Close()
-	logf("kfake broker running at %s (data %s)", internal, dataDir)
+	internal, adv, err := brokerBackend(ctx, kraft, int32(id), lis)
+	if err != nil {
+		return err
+	}
 
 	errc := make(chan error, len(lis)+1)
 	for _, l := range lis {
@@ -252,7 +272,7 @@ func brokerServe(ctx context.Context) error {
 			ln.Close()
 		}()
 		go func() {
-			errc <- serveKafkaProxy(ctx, ln, internal, l.Name, l.AdvHost, l.AdvPort, users)
+			errc <- serveKafkaProxy(ctx, ln, internal, l.Name, adv(l), users)
 		}()
 	}
 	go func() {
@@ -273,9 +293,17 @@ func brokerServe(ctx context.Context) error {
 	}
 }
 
-// serveKafkaProxy relays the connections of one listener; users, when not nil, are the
-// SASL/PLAIN logins it requires first.
-func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHost string, advPort int32, users map[string]string) error {
+// advertiser says where the broker of an ID is reached through one listener.
+type advertiser func(broker int32) (host string, port int32)
+
+// fixedAdvertiser sends clients to one address whatever the node: a broker alone.
+func fixedAdvertiser(host string, port int32) advertiser {
+	return func(int32) (string, int32) { return host, port }
+}
+
+// serveKafkaProxy relays the connections of one listener to the kfake node internal names;
+// users, when not nil, are the SASL/PLAIN logins it requires first.
+func serveKafkaProxy(ctx context.Context, ln net.Listener, internal func() (string, error), name string, adv nodeMap, users map[string]string) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -286,7 +314,7 @@ func serveKafkaProxy(ctx context.Context, ln net.Listener, internal, name, advHo
 		}
 		logf("kafka connection from %s via listener %s", c.RemoteAddr(), name)
 		go func() {
-			if err := proxyKafkaConn(c, internal, advHost, advPort, users); err != nil {
+			if err := proxyKafkaConn(c, internal, adv, users); err != nil {
 				logf("kafka connection from %s via %s ended: %v", c.RemoteAddr(), name, err)
 			}
 		}()
@@ -327,15 +355,19 @@ func writeKafkaFrame(w io.Writer, body []byte) error {
 // requests of a connection in order, so a FIFO of in-flight request headers
 // tells which API each response belongs to; requests without a response
 // (acks=0 produce) are skipped when a later correlation ID shows up.
-func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32, users map[string]string) error {
+func proxyKafkaConn(client net.Conn, internal func() (string, error), adv nodeMap, users map[string]string) error {
 	defer client.Close()
-	server, err := net.DialTimeout("tcp", internal, 5*time.Second)
+	addr, err := internal()
+	if err != nil {
+		return err
+	}
+	server, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer server.Close()
 	if users != nil {
-		user, err := kafkaSASLPlain(client, server, users)
+		user, err := kafkaSASLPlain(client, server, users, adv)
 		if err != nil {
 			logf("Failed authentication with %s (%v)", client.RemoteAddr(), err)
 			return err
@@ -362,6 +394,7 @@ func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32, us
 				})
 				mu.Unlock()
 			}
+			body = rewriteKafkaRequest(body, adv)
 			if err := writeKafkaFrame(server, body); err != nil {
 				done <- err
 				return
@@ -386,7 +419,7 @@ func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32, us
 				}
 				mu.Unlock()
 				if found {
-					body = rewriteKafkaResponse(body, req.key, req.ver, advHost, advPort)
+					body = rewriteKafkaResponse(body, req.key, req.ver, adv)
 				}
 			}
 			if err := writeKafkaFrame(client, body); err != nil {
@@ -398,10 +431,10 @@ func proxyKafkaConn(client net.Conn, internal, advHost string, advPort int32, us
 	return <-done
 }
 
-// rewriteKafkaResponse replaces kfake's advertised address with
-// advHost:advPort in a response body (correlation ID first, no size
+// rewriteKafkaResponse replaces kfake's node IDs and advertised addresses
+// with the brokers' in a response body (correlation ID first, no size
 // prefix). Bodies it does not understand are returned unchanged.
-func rewriteKafkaResponse(body []byte, key, ver int16, advHost string, advPort int32) []byte {
+func rewriteKafkaResponse(body []byte, key, ver int16, adv nodeMap) []byte {
 	switch key {
 	case 3, 10, 60: // Metadata, FindCoordinator, DescribeCluster
 	case 0, 1, 78: // Produce, Fetch, ShareFetch: only leader hints
@@ -424,11 +457,37 @@ func rewriteKafkaResponse(body []byte, key, ver int16, advHost string, advPort i
 		logf("cannot decode response key %d v%d: %v", key, ver, err)
 		return body
 	}
-	if !rewriteBrokerAddrs(resp, advHost, advPort) {
+	if !rewriteBrokerAddrs(resp, adv) {
 		return body
 	}
 	out := append([]byte(nil), body[:hdr]...)
 	return resp.AppendTo(out)
+}
+
+// rewriteKafkaRequest turns the broker ID an ApiVersions request (v5+) names as the broker
+// it means to reach into kfake's node ID: kfake refuses a connection meant for another node.
+// Other requests pass unchanged.
+func rewriteKafkaRequest(body []byte, m nodeMap) []byte {
+	if len(body) < 10 || int16(binary.BigEndian.Uint16(body)) != 18 || int16(binary.BigEndian.Uint16(body[2:])) < 5 {
+		return body
+	}
+	// Header v2: key, version, correlation ID, client ID (int16 length), tagged fields.
+	off := 10 + int(int16(binary.BigEndian.Uint16(body[8:])))
+	if off < 10 || off > len(body) {
+		return body
+	}
+	tags, err := responseHeaderLen(body[off-4:], true)
+	if err != nil {
+		return body
+	}
+	hdr := off - 4 + tags
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(int16(binary.BigEndian.Uint16(body[2:])))
+	if err := req.ReadFrom(body[hdr:]); err != nil || req.NodeID < 0 {
+		return body
+	}
+	req.NodeID = m.broker(req.NodeID)
+	return req.AppendTo(append([]byte(nil), body[:hdr]...))
 }
 
 // responseHeaderLen is the length of the response header: the correlation
@@ -461,39 +520,71 @@ func responseHeaderLen(body []byte, flexible bool) (int, error) {
 	return off, nil
 }
 
-func rewriteBrokerAddrs(resp kmsg.Response, advHost string, advPort int32) bool {
+func rewriteBrokerAddrs(resp kmsg.Response, m nodeMap) bool {
 	changed := false
-	fix := func(host *string, port *int32) {
+	id := func(node *int32) {
+		if b := m.broker(*node); b != *node {
+			*node, changed = b, true
+		}
+	}
+	ids := func(nodes []int32) {
+		for i := range nodes {
+			id(&nodes[i])
+		}
+	}
+	fix := func(node *int32, host *string, port *int32) {
+		id(node)
 		if *host == kfakeMarkerHost {
-			*host, *port = advHost, advPort
+			*host, *port = m.Adv(*node)
 			changed = true
 		}
 	}
 	switch r := resp.(type) {
 	case *kmsg.MetadataResponse:
+		id(&r.ControllerID)
 		for i := range r.Brokers {
-			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+			fix(&r.Brokers[i].NodeID, &r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				p := &r.Topics[i].Partitions[j]
+				id(&p.Leader)
+				ids(p.Replicas)
+				ids(p.ISR)
+				ids(p.OfflineReplicas)
+			}
 		}
 	case *kmsg.FindCoordinatorResponse:
-		fix(&r.Host, &r.Port)
+		fix(&r.NodeID, &r.Host, &r.Port)
 		for i := range r.Coordinators {
-			fix(&r.Coordinators[i].Host, &r.Coordinators[i].Port)
+			fix(&r.Coordinators[i].NodeID, &r.Coordinators[i].Host, &r.Coordinators[i].Port)
 		}
 	case *kmsg.DescribeClusterResponse:
+		id(&r.ControllerID)
 		for i := range r.Brokers {
-			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+			fix(&r.Brokers[i].NodeID, &r.Brokers[i].Host, &r.Brokers[i].Port)
 		}
 	case *kmsg.ProduceResponse:
 		for i := range r.Brokers {
-			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+			fix(&r.Brokers[i].NodeID, &r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				id(&r.Topics[i].Partitions[j].CurrentLeader.LeaderID)
+			}
 		}
 	case *kmsg.FetchResponse:
 		for i := range r.Brokers {
-			fix(&r.Brokers[i].Host, &r.Brokers[i].Port)
+			fix(&r.Brokers[i].NodeID, &r.Brokers[i].Host, &r.Brokers[i].Port)
+		}
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				id(&r.Topics[i].Partitions[j].CurrentLeader.LeaderID)
+			}
 		}
 	case *kmsg.ShareFetchResponse:
 		for i := range r.NodeEndpoints {
-			fix(&r.NodeEndpoints[i].Host, &r.NodeEndpoints[i].Port)
+			fix(&r.NodeEndpoints[i].NodeID, &r.NodeEndpoints[i].Host, &r.NodeEndpoints[i].Port)
 		}
 	}
 	return changed

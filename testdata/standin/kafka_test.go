@@ -69,12 +69,13 @@ func startTestBroker(t *testing.T, adv ...string) []string {
 // users is not nil.
 func startTestBrokerAuth(t *testing.T, users map[string]string, adv ...string) []string {
 	t.Helper()
-	cluster, internal, err := startKfake("")
+	cluster, port, err := startKfake("", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); cluster.Close() })
+	internal := func() (string, error) { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil }
 	var addrs []string
 	for _, a := range adv {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,7 +91,7 @@ func startTestBrokerAuth(t *testing.T, users map[string]string, adv ...string) [
 			pn, _ := strconv.Atoi(p)
 			host, port = h, int32(pn)
 		}
-		go serveKafkaProxy(ctx, ln, internal, "TEST", host, port, users)
+		go serveKafkaProxy(ctx, ln, internal, "TEST", nodeMap{Store: 1, Adv: fixedAdvertiser(host, port)}, users)
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs
@@ -171,7 +172,7 @@ func TestRewriteFindCoordinator(t *testing.T) {
 			body = append(body, 0) // no header tags
 		}
 		body = resp.AppendTo(body)
-		out := rewriteKafkaResponse(body, 10, ver, "broker", 29092)
+		out := rewriteKafkaResponse(body, 10, ver, nodeMap{Adv: fixedAdvertiser("broker", 29092)})
 		if !bytes.Equal(out[:4], body[:4]) {
 			t.Fatalf("v%d: correlation id changed", ver)
 		}
@@ -187,7 +188,7 @@ func TestRewriteFindCoordinator(t *testing.T) {
 	}
 	// Unrelated APIs pass through untouched.
 	body := []byte{0, 0, 0, 1, 9, 9, 9}
-	if out := rewriteKafkaResponse(body, 18, 3, "x", 1); !bytes.Equal(out, body) {
+	if out := rewriteKafkaResponse(body, 18, 3, nodeMap{Adv: fixedAdvertiser("x", 1)}); !bytes.Equal(out, body) {
 		t.Error("ApiVersions response changed")
 	}
 }

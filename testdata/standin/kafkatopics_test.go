@@ -103,7 +103,7 @@ func TestKafkaTopics(t *testing.T) {
 		f[2] != "PartitionCount: 2" || f[3] != "ReplicationFactor: 1" || f[4] != "Configs: " {
 		t.Errorf("describe summary: %q", lines[0])
 	}
-	if !strings.HasPrefix(lines[1], "\tTopic: users_created\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0") {
+	if !strings.HasPrefix(lines[1], "\tTopic: users_created\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1") {
 		t.Errorf("describe partition line: %q", lines[1])
 	}
 

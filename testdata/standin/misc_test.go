@@ -124,6 +124,23 @@ func TestRunCurl(t *testing.T) {
 	if code := runCurl(a, &out, &errb); code != 7 || !strings.Contains(errb.String(), "curl: (7) Failed to connect") {
 		t.Errorf("refused: %d %q", code, errb.String())
 	}
+	// --unix-socket: the Docker engine's API, as a clean-up task calls it.
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	uln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(204)
+		io.WriteString(w, r.Method+" "+r.URL.RequestURI())
+	})}
+	go usrv.Serve(uln)
+	defer usrv.Close()
+	out.Reset()
+	a, _ = parseCurlArgs([]string{"-fsS", "--unix-socket", sock, "-X", "DELETE", "-w", "%{http_code}", "http://localhost/volumes/v1?force=true"})
+	if code := runCurl(a, &out, &errb); code != 0 || out.String() != "204" {
+		t.Errorf("--unix-socket: %d %q %q", code, out.String(), errb.String())
+	}
 }
 
 func TestSchemaRegistry(t *testing.T) {

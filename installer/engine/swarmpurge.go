@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/dataeco/dataeco/installer/hint"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/compose/convert"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// The volumes of a cluster's members (broker-2 …) are on the nodes they are pinned to, whose
+// engines dataeco does not reach: the swarm API removes services, networks and configs on
+// every node, but a volume only through its own node's engine. So uninstall --purge runs a
+// one-off service on each such node that asks that node's engine, through its socket, to
+// remove them. It runs the image the member ran there (on the node already), with curl,
+// which the images that keep data on other nodes carry (Confluent's).
+
+// nodeSocket is where a node's engine listens, as a container on it mounts it: the default
+// of every Linux engine, Docker Desktop's VM included. A rootless engine's socket is
+// elsewhere; its purge task then fails, and the error names the volumes to remove by hand.
+const nodeSocket = "/var/run/docker.sock"
+
+// nodeVolumes are the stack's volumes on one node, and an image there to reach its engine with.
+type nodeVolumes struct {
+	image   string
+	volumes []string
+}
+
+// volumesElsewhere are the stack's volumes by node, for the services pinned to a node other
+// than home.
+func (s *Swarm) volumesElsewhere(home string) map[string]*nodeVolumes {
+	out := map[string]*nodeVolumes{}
+	for _, svc := range s.Config.Services {
+		node := ""
+		for _, c := range svc.Deploy.Placement.Constraints {
+			if id, ok := strings.CutPrefix(strings.ReplaceAll(c, " ", ""), "node.id=="); ok {
+				node = id
+			}
+		}
+		if node == "" || node == home {
+			continue
+		}
+		for _, v := range svc.Volumes {
+			if v.Type != "volume" || v.Source == "" {
+				continue
+			}
+			if out[node] == nil {
+				out[node] = &nodeVolumes{image: svc.Image}
+			}
+			out[node].volumes = append(out[node].volumes, s.Namespace.Scope(v.Source))
+		}
+	}
+	return out
+}
+
+// purgeElsewhere removes the stack's volumes on the nodes other than home (see above).
+func (s *Swarm) purgeElsewhere(ctx context.Context, home string) error {
+	var errs []error
+	byNode := s.volumesElsewhere(home)
+	names, _ := s.nodeNames(ctx)
+	for _, node := range slices.Sorted(maps.Keys(byNode)) {
+		name := names[node]
+		if name == "" {
+			name = node
+		}
+		if err := s.purgeNode(ctx, node, name, byNode[node]); err != nil {
+			errs = append(errs, hint.New(fmt.Sprintf("on that node: docker volume rm %s", strings.Join(byNode[node].volumes, " ")), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// purgeNode removes nv's volumes on node, which name says in messages.
+func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolumes) error {
+	api := s.Docker.API
+	script := "set -e\n"
+	for _, v := range nv.volumes {
+		// force: a volume already gone is no error.
+		script += fmt.Sprintf("curl -fsS --unix-socket %s -X DELETE 'http://localhost/volumes/%s?force=true'\n", nodeSocket, v)
+		script += fmt.Sprintf("echo removed volume %s\n", v)
+	}
+	one, delay, attempts := uint64(1), 2*time.Second, uint64(10)
+	spec := swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: s.Namespace.Scope("purge-" + node[:min(12, len(node))]),
+			Labels: map[string]string{convert.LabelNamespace: s.Namespace.Name()}},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{Image: nv.image, Command: []string{"sh", "-c", script}, User: "0",
+				Labels: map[string]string{convert.LabelNamespace: s.Namespace.Name()},
+				Mounts: []mount.Mount{{Type: mount.TypeBind, Source: nodeSocket, Target: nodeSocket}}},
+			Placement: &swarm.Placement{Constraints: []string{"node.id == " + node}},
+			// A task container that the node has not removed yet still holds the volume: try
+			// again a little later.
+			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, Delay: &delay, MaxAttempts: &attempts},
+		},
+		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+	}
+	auth, err := command.RetrieveAuthTokenFromImage(s.Docker.Cli.ConfigFile(), nv.image)
+	if err != nil {
+		return err
+	}
+	res, err := api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec, EncodedRegistryAuth: auth})
+	if err != nil {
+		return fmt.Errorf("starting the removal of %s on node %s: %w", strings.Join(nv.volumes, ", "), name, err)
+	}
+	defer func() {
+		if _, err := api.ServiceRemove(context.WithoutCancel(ctx), res.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			s.ui.Line(fmt.Sprintf("removing the clean-up service %s: %v", spec.Name, err))
+		}
+	}()
+	s.ui.Line(fmt.Sprintf("removing %s on node %s", strings.Join(nv.volumes, ", "), name))
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		tasks, err := api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", res.ID)})
+		if err != nil {
+			return err
+		}
+		failed, last := 0, ""
+		for _, t := range tasks.Items {
+			switch t.Status.State {
+			case swarm.TaskStateComplete:
+				return nil
+			case swarm.TaskStateFailed, swarm.TaskStateRejected:
+				failed++
+				last = t.Status.Err
+			}
+		}
+		if failed > int(attempts) || (failed > 0 && time.Now().After(deadline)) {
+			return fmt.Errorf("removing %s on node %s failed %d times: %s", strings.Join(nv.volumes, ", "), name, failed, last)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("removing %s on node %s: no result within 3 minutes (is the node down? `docker node ls`)", strings.Join(nv.volumes, ", "), name)
+		}
+		if err := sleep(ctx, s.poll); err != nil {
+			return err
+		}
+	}
+}
