@@ -124,7 +124,7 @@ func swarmPlaces(ctx context.Context, docker *engine.Docker, a *model.Answers, i
 	if in.SwarmHome == "" {
 		in.SwarmHome = node
 	}
-	if a.Brokers() == 1 {
+	if a.Brokers() == 1 && a.Nodes() == 1 {
 		return nil
 	}
 	nodes, err := docker.SwarmNodes(ctx)

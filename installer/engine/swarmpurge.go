@@ -22,13 +22,35 @@ import (
 // engines dataeco does not reach: the swarm API removes services, networks and configs on
 // every node, but a volume only through its own node's engine. So uninstall --purge runs a
 // one-off service on each such node that asks that node's engine, through its socket, to
-// remove them. It runs the image the member ran there (on the node already), with curl,
-// which the images that keep data on other nodes carry (Confluent's).
+// remove them. It runs an image a member ran there (on the node already): Confluent's have
+// curl, Cassandra's python3 (purgeFunc).
 
 // nodeSocket is where a node's engine listens, as a container on it mounts it: the default
 // of every Linux engine, Docker Desktop's VM included. A rootless engine's socket is
 // elsewhere; its purge task then fails, and the error names the volumes to remove by hand.
 const nodeSocket = "/var/run/docker.sock"
+
+// purgeFunc defines remove_volume NAME for the purge task's shell: an API call through the
+// node engine's socket with curl (Confluent's images) or else Python (Cassandra's image has
+// python3 for cqlsh, and no curl). force: a volume already gone is no error.
+const purgeFunc = `if command -v curl >/dev/null 2>&1; then
+  remove_volume() { curl -fsS --unix-socket ` + nodeSocket + ` -X DELETE "http://localhost/volumes/$1?force=true"; }
+else
+  remove_volume() {
+    python3 - "$1" <<'EOF'
+import http.client, socket, sys
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect("` + nodeSocket + `")
+c = Conn("localhost")
+c.request("DELETE", "/volumes/" + sys.argv[1] + "?force=true")
+r = c.getresponse()
+sys.exit(0 if r.status < 300 else "removing volume %s: %d %s" % (sys.argv[1], r.status, r.read().decode()))
+EOF
+  }
+fi
+`
 
 // nodeVolumes are the stack's volumes on one node, and an image there to reach its engine with.
 type nodeVolumes struct {
@@ -83,11 +105,9 @@ func (s *Swarm) purgeElsewhere(ctx context.Context, home string) error {
 // purgeNode removes nv's volumes on node, which name says in messages.
 func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolumes) error {
 	api := s.Docker.API
-	script := "set -e\n"
+	script := "set -e\n" + purgeFunc
 	for _, v := range nv.volumes {
-		// force: a volume already gone is no error.
-		script += fmt.Sprintf("curl -fsS --unix-socket %s -X DELETE 'http://localhost/volumes/%s?force=true'\n", nodeSocket, v)
-		script += fmt.Sprintf("echo removed volume %s\n", v)
+		script += fmt.Sprintf("remove_volume %s\necho removed volume %s\n", v, v)
 	}
 	one, delay, attempts := uint64(1), 2*time.Second, uint64(10)
 	spec := swarm.ServiceSpec{

@@ -45,7 +45,9 @@ type Answers struct {
 	SparkWorkers int      `yaml:"spark_workers"`
 	// KafkaBrokers is how many brokers Kafka runs (Brokers); 0, as in files written before
 	// it, is one.
-	KafkaBrokers      int    `yaml:"kafka_brokers,omitempty"`
+	KafkaBrokers int `yaml:"kafka_brokers,omitempty"`
+	// CassandraNodes is how many Cassandra nodes the stack runs (Nodes); 0 is one.
+	CassandraNodes    int    `yaml:"cassandra_nodes,omitempty"`
 	SparkWorkerCores  int    `yaml:"spark_worker_cores"`
 	SparkWorkerMemory Size   `yaml:"spark_worker_memory"`
 	CassandraHeap     Size   `yaml:"cassandra_heap"`
@@ -205,6 +207,13 @@ func ParseComponents(s string) ([]string, error) {
 // Brokers is how many Kafka brokers the stack runs.
 func (a *Answers) Brokers() int { return max(1, a.KafkaBrokers) }
 
+// Nodes is how many Cassandra nodes the stack runs.
+func (a *Answers) Nodes() int { return max(1, a.CassandraNodes) }
+
+// CassandraReplication is the replication factor of the pipeline's keyspace and of the
+// logins (system_auth): every node up to three.
+func (a *Answers) CassandraReplication() int { return min(3, a.Nodes()) }
+
 // KafkaReplication is the replication factor of the pipeline's topic and Kafka's internal
 // topics: every broker up to three, the usual production figure.
 func (a *Answers) KafkaReplication() int { return min(3, a.Brokers()) }
@@ -231,6 +240,9 @@ func (a *Answers) Validate() error {
 		// Several brokers on one engine would replicate nothing a failure of that machine
 		// does not take with them, and share one host port: a cluster is a swarm's.
 		return hint.Usage("--swarm", "", "--kafka-brokers %d needs --swarm: each broker runs on its own node of a swarm", a.Brokers())
+	}
+	if a.Nodes() > 1 && !a.Swarm {
+		return hint.Usage("--swarm", "", "--cassandra-nodes %d needs --swarm: each Cassandra node runs on its own node of a swarm", a.Nodes())
 	}
 	if a.Swarm && a.Loopback() {
 		// A swarm publishes a port on every address of its node: it cannot keep one on

@@ -242,6 +242,7 @@ func Catalogue() []Service {
 				"to start its data afresh instead, `dataeco reset cassandra` (or `dataeco backup FILE` first)",
 			Limit:   func(a *Answers) Size { return max(2*a.CassandraHeap, a.CassandraHeap+1024) },
 			Minimum: func(a *Answers) Size { return a.CassandraHeap + 512 }, SizedBy: "cassandra-heap", Timeout: 8 * time.Minute,
+			Members: func(a *Answers) int { return a.Nodes() }, MembersFlag: "cassandra-nodes",
 			Ports: []Port{{Key: "cassandra", Flag: "cassandra-port", Default: 9042, Target: 9042, What: "Cassandra CQL",
 				Auth: "password (Cassandra roles)", Endpoint: &Endpoint{Name: "Cassandra CQL", Note: "user dataeco_admin", Smoke: SmokeCassandra, Env: "CASSANDRA_CONTACT_POINT"}}}},
 		{Name: "cassandra-init", Component: CompCassandra, Image: imageCassandra, Job: true,

@@ -39,6 +39,10 @@ type renderData struct {
 	Brokers                       []Member
 	KafkaBootstrap                string
 	KafkaReplication, KafkaMinISR int
+	// CassandraNodes are Cassandra's nodes, the first the seed; CassandraReplication the
+	// replication factor of the pipeline's keyspace and of the logins.
+	CassandraNodes       []Member
+	CassandraReplication int
 	// StartInterval is the cheap healthchecks' start_interval; empty: the engine or a
 	// compose here would not take the key (Inputs.HealthStartInterval).
 	StartInterval string
@@ -80,6 +84,8 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 	// With three replicas a write waits for two, so one broker may be down; with fewer, one.
 	data.KafkaReplication = a.KafkaReplication()
 	data.KafkaMinISR = max(1, data.KafkaReplication-1)
+	data.CassandraNodes = members(a, "cassandra", "cassandra-data", data.Advertise, user)
+	data.CassandraReplication = a.CassandraReplication()
 	if user.HealthStartInterval {
 		data.StartInterval = startInterval
 	}
@@ -104,6 +110,9 @@ type Member struct {
 	// Advertise is the host clients elsewhere reach the member at: its swarm node's address
 	// when it is pinned to another node than the home one.
 	Advertise string
+	// After is the member before this one ("" for the first), for a cluster whose members
+	// join one at a time.
+	After string
 }
 
 func members(a *Answers, service, volume, advertise string, user Inputs) []Member {
@@ -113,6 +122,7 @@ func members(a *Answers, service, volume, advertise string, user Inputs) []Membe
 		m := Member{Name: name, ID: i + 1, Volume: volume, Advertise: advertise}
 		if i > 0 {
 			m.Volume = fmt.Sprintf("%s-%d", volume, i+1)
+			m.After = out[i-1].Name
 		}
 		if p, ok := user.SwarmPlaces[name]; ok && p.Addr != "" {
 			m.Advertise = p.Addr

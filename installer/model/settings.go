@@ -62,6 +62,26 @@ func intSetting(flag, usage, def, prompt, example string, lo, hi int, field func
 		}}
 }
 
+// memberSetting is how many members a cluster has (1-9). One is written as 0, as in answers
+// files from before the setting: they read the same.
+func memberSetting(flag, usage string, field func(a *Answers) *int) Setting {
+	return Setting{Flag: flag, Usage: usage, Value: "N", Default: "1", Example: "3",
+		Get: func(a *Answers) string { return strconv.Itoa(max(1, *field(a))) },
+		Parse: func(v string) (Apply, error) {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a whole number", v)
+			}
+			if n < 1 || n > 9 {
+				return nil, fmt.Errorf("%d is outside 1-9", n)
+			}
+			if n == 1 {
+				n = 0
+			}
+			return func(a *Answers) { *field(a) = n }, nil
+		}}
+}
+
 func boolSetting(flag, usage string, field func(a *Answers) *bool) Setting {
 	return Setting{Flag: flag, Usage: usage, Default: "false", Example: "true", Bool: true,
 		Get: func(a *Answers) string { return strconv.FormatBool(*field(a)) },
@@ -120,22 +140,10 @@ func Settings() []Setting {
 			func(a *Answers) *bool { return &a.AllowUnauthenticated }),
 		intSetting("spark-workers", "run N Spark workers", "1", "", "2", 1, 16,
 			func(a *Answers) *int { return &a.SparkWorkers }),
-		{Flag: "kafka-brokers", Usage: "run N Kafka brokers, each on its own swarm node (with --swarm), topics replicated over up to three",
-			Value: "N", Default: "1", Example: "3",
-			Get: func(a *Answers) string { return strconv.Itoa(a.Brokers()) },
-			Parse: func(v string) (Apply, error) {
-				n, err := strconv.Atoi(strings.TrimSpace(v))
-				if err != nil {
-					return nil, fmt.Errorf("%q is not a whole number", v)
-				}
-				if n < 1 || n > 9 {
-					return nil, fmt.Errorf("%d is outside 1-9", n)
-				}
-				if n == 1 {
-					n = 0 // one broker is written as before the setting existed
-				}
-				return func(a *Answers) { a.KafkaBrokers = n }, nil
-			}},
+		memberSetting("kafka-brokers", "run N Kafka brokers, each on its own swarm node (with --swarm), topics replicated over up to three",
+			func(a *Answers) *int { return &a.KafkaBrokers }),
+		memberSetting("cassandra-nodes", "run N Cassandra nodes, each on its own swarm node (with --swarm), the keyspace replicated over up to three",
+			func(a *Answers) *int { return &a.CassandraNodes }),
 		stringSetting("subnet", "the CIDR address range of the stack's network, when the engine's default collides with a VPN", "CIDR",
 			"the engine's choice", "10.123.0.0/24", "",
 			func(a *Answers) string { return a.Subnet }, ParseSubnet, func(a *Answers) *string { return &a.Subnet }),

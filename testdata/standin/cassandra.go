@@ -91,7 +91,7 @@ func (r *cqlRole) checkPassword(pw string) bool {
 }
 
 var cqlSystemKeyspaces = map[string][]string{
-	"system":                {"local", "peers_v2"},
+	"system":                {"local", "peers", "peers_v2"},
 	"system_auth":           {"role_members", "role_permissions", "roles"},
 	"system_distributed":    {},
 	"system_schema":         {"keyspaces", "tables"},
@@ -109,6 +109,10 @@ type cqlEngine struct {
 	version    string
 	roles      map[string]*cqlRole
 	schema     map[string][]string // keyspace -> table names
+	// replication is each keyspace's replication factor, when altered or created with one.
+	replication map[string]int
+	// ring is the cluster this node is the seed of, nil for a node alone (cassandracluster.go).
+	ring *cassandraRing
 	local      map[string]string   // system.local
 }
 
@@ -139,6 +143,9 @@ func newCQLEngine(dir string, authOn, authorizer bool, version string) (*cqlEngi
 			return nil, err
 		}
 		if err := readJSONFile(filepath.Join(dir, "standin-schema.json"), &e.schema); err != nil {
+			return nil, err
+		}
+		if err := readJSONFile(filepath.Join(dir, "standin-replication.json"), &e.replication); err != nil {
 			return nil, err
 		}
 	}
@@ -175,6 +182,12 @@ func (e *cqlEngine) save() error {
 	rb, _ := json.MarshalIndent(e.roles, "", "  ")
 	if err := atomicWriteFile(filepath.Join(e.dir, "standin-roles.json"), rb); err != nil {
 		return err
+	}
+	if e.replication != nil {
+		b, _ := json.MarshalIndent(e.replication, "", "  ")
+		if err := atomicWriteFile(filepath.Join(e.dir, "standin-replication.json"), b); err != nil {
+			return err
+		}
 	}
 	sb, _ := json.MarshalIndent(e.schema, "", "  ")
 	return atomicWriteFile(filepath.Join(e.dir, "standin-schema.json"), sb)
@@ -243,6 +256,32 @@ func (e *cqlEngine) exec(sess *cqlSession, text string) cqlResult {
 			return cqlErr("AlreadyExists", "2400", fmt.Sprintf("Keyspace '%s' already exists", st.Name))
 		}
 		e.schema[st.Name] = []string{}
+		if st.Replication > 0 {
+			if e.replication == nil {
+				e.replication = map[string]int{}
+			}
+			e.replication[st.Name] = st.Replication
+		}
+		return e.saved()
+	case "ALTER_KEYSPACE":
+		switch st.Name {
+		case "system", "system_schema", "system_views", "system_virtual_schema":
+			return unauthorized("Cannot ALTER <keyspace %s>", st.Name)
+		}
+		if _, ok := e.schema[st.Name]; !ok {
+			if _, sys := cqlSystemKeyspaces[st.Name]; !sys {
+				return invalidReq("Keyspace '%s' does not exist", st.Name)
+			}
+		}
+		if n := e.ringSize(); st.Replication > n {
+			// Cassandra takes it, with this warning: the keyspace is unwritable at QUORUM.
+			logf("Your replication factor %d for keyspace %s is higher than the number of nodes %d for datacenter %s",
+				st.Replication, st.Name, n, envOr("CASSANDRA_DC", "datacenter1"))
+		}
+		if e.replication == nil {
+			e.replication = map[string]int{}
+		}
+		e.replication[st.Name] = st.Replication
 		return e.saved()
 	case "DROP_KEYSPACE":
 		if _, ok := e.schema[st.Name]; !ok {
@@ -354,6 +393,17 @@ func (e *cqlEngine) tablesOf(ks string) []string {
 	return e.schema[ks]
 }
 
+// ringNodes is the cluster, this node first: itself alone when it is no cluster's seed.
+func (e *cqlEngine) ringNodes() []ringNode {
+	if e.ring == nil {
+		return []ringNode{{State: "UN", Addr: localIP(), HostID: e.local["host_id"]}}
+	}
+	return e.ring.list()
+}
+
+// ringSize is how many nodes the cluster has, down ones included.
+func (e *cqlEngine) ringSize() int { return len(e.ringNodes()) }
+
 // selectStmt serves the system tables the stand-in knows and returns no
 // rows for user tables.
 func (e *cqlEngine) selectStmt(sess *cqlSession, st *cqlStmt) cqlResult {
@@ -370,10 +420,17 @@ func (e *cqlEngine) selectStmt(sess *cqlSession, st *cqlStmt) cqlResult {
 	case "system.local":
 		all = []string{"key", "bootstrapped", "cluster_name", "cql_version", "data_center", "host_id", "native_protocol_version", "partitioner", "rack", "release_version"}
 		rows = []map[string]string{e.local}
+	case "system.peers":
+		all = []string{"peer", "data_center", "host_id", "rack", "release_version", "rpc_address"}
+		for _, n := range e.ringNodes()[1:] {
+			rows = append(rows, map[string]string{"peer": n.Addr, "data_center": e.local["data_center"], "host_id": n.HostID,
+				"rack": e.local["rack"], "release_version": e.version, "rpc_address": n.Addr})
+		}
 	case "system_schema.keyspaces":
 		all = []string{"keyspace_name", "durable_writes", "replication"}
 		for _, k := range e.keyspaceNames() {
-			rows = append(rows, map[string]string{"keyspace_name": k, "durable_writes": "True", "replication": "{'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': '1'}"})
+			rf := max(1, e.replication[k])
+			rows = append(rows, map[string]string{"keyspace_name": k, "durable_writes": "True", "replication": fmt.Sprintf("{'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': '%d'}", rf)})
 		}
 	case "system_schema.tables":
 		all = []string{"keyspace_name", "table_name"}
@@ -618,14 +675,33 @@ func cassandraMain(args []string) int {
 			case <-time.After(time.Duration(delay) * time.Second):
 			}
 		}
-		e, err := newCQLEngine(dataDir, authOn, authorizer, versionPrefix(os.Getenv("STANDIN_VERSION"), "5.0.6"))
-		if err != nil {
-			return err
-		}
 		port, err := envInt("CASSANDRA_NATIVE_TRANSPORT_PORT", 9042)
 		if err != nil {
 			return exitWith(1, "%v", err)
 		}
+		storage, err := envInt("CASSANDRA_STORAGE_PORT", 7000)
+		if err != nil {
+			return exitWith(1, "%v", err)
+		}
+		host, _ := os.Hostname()
+		self := ringNode{Name: host, Addr: localIP(), Cluster: envOr("CASSANDRA_CLUSTER_NAME", "Test Cluster")}
+		if seeds := cassandraSeeds(); !isSeed(seeds) {
+			// Not a seed: join the seed's ring (cassandracluster.go), then serve its data.
+			var fresh bool
+			self.HostID, fresh = hostID(dataDir)
+			if err := joinCluster(ctx, seeds, storage, self, fresh); err != nil {
+				return err
+			}
+			logf("Starting listening for CQL clients on /0.0.0.0:%d (unencrypted)...", port)
+			return serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "cql native transport", func(c net.Conn) { relayCQL(c, seeds, port) })
+		}
+		e, err := newCQLEngine(dataDir, authOn, authorizer, versionPrefix(os.Getenv("STANDIN_VERSION"), "5.0.6"))
+		if err != nil {
+			return err
+		}
+		self.HostID = e.local["host_id"]
+		e.ring = newCassandraRing(self)
+		go serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", storage), "storage port (gossip)", e.ring.serveJoin)
 		logf("Starting listening for CQL clients on /0.0.0.0:%d (unencrypted)...", port)
 		return serveTCP(ctx, fmt.Sprintf("0.0.0.0:%d", port), "cql native transport", func(c net.Conn) { e.serveConn(c) })
 	})
@@ -673,6 +749,12 @@ func (e *cqlEngine) serveConn(c net.Conn) {
 			enc.Encode(res)
 		case "ping":
 			enc.Encode(cqlResult{OK: true})
+		case "ring": // what nodetool reads over JMX, which needs no CQL login
+			res := cqlResult{OK: true, Kind: "rows", Columns: []string{"state", "address", "host_id"}}
+			for _, n := range e.ringNodes() {
+				res.Rows = append(res.Rows, []string{n.State, n.Addr, n.HostID})
+			}
+			enc.Encode(res)
 		default:
 			enc.Encode(cqlErr("ProtocolError", "000A", "unknown op "+strconv.Quote(req.Op)))
 			return

@@ -137,7 +137,7 @@ func splitCQLStatements(s string) []string {
 
 // cqlStmt is a parsed statement.
 type cqlStmt struct {
-	Kind        string // SELECT, CREATE_ROLE, ALTER_ROLE, DROP_ROLE, LIST_ROLES, DESCRIBE_KEYSPACES, DESCRIBE_TABLES, CREATE_KEYSPACE, CREATE_TABLE, DROP_KEYSPACE, DROP_TABLE, USE, GRANT, REVOKE, DML
+	Kind        string // SELECT, CREATE_ROLE, ALTER_ROLE, DROP_ROLE, LIST_ROLES, DESCRIBE_KEYSPACES, DESCRIBE_TABLES, CREATE_KEYSPACE, ALTER_KEYSPACE, CREATE_TABLE, DROP_KEYSPACE, DROP_TABLE, USE, GRANT, REVOKE, DML
 	IfNotExists bool
 	IfExists    bool
 	Name        string            // role, keyspace or table name
@@ -145,6 +145,8 @@ type cqlStmt struct {
 	Options     map[string]string // role options: password, superuser, login (lower-case keys)
 	Columns     []string          // SELECT list; ["*"] for all
 	Where       map[string]string // SELECT ... WHERE col = 'value' [AND ...]
+	// Replication is a keyspace's replication_factor (CREATE/ALTER KEYSPACE), 0 when not given.
+	Replication int
 }
 
 type cqlSyntaxError struct{ msg string }
@@ -463,9 +465,13 @@ func parseCQL(s string) (*cqlStmt, error) {
 		}
 		return st, p.end()
 
-	case p.acceptKw("CREATE", "KEYSPACE"):
+	case p.acceptKw("CREATE", "KEYSPACE"), p.acceptKw("ALTER", "KEYSPACE"):
 		st.Kind = "CREATE_KEYSPACE"
-		st.IfNotExists = p.acceptKw("IF", "NOT", "EXISTS")
+		if strings.EqualFold(p.toks[0].text, "ALTER") {
+			st.Kind = "ALTER_KEYSPACE"
+		} else {
+			st.IfNotExists = p.acceptKw("IF", "NOT", "EXISTS")
+		}
 		if st.Name, err = p.ident(false); err != nil {
 			return nil, err
 		}
@@ -475,6 +481,10 @@ func parseCQL(s string) (*cqlStmt, error) {
 		sawReplication := false
 		for !p.atEnd() {
 			sawReplication = sawReplication || p.isKw("replication")
+			// 'replication_factor': N
+			if t := p.toks[p.pos]; t.kind == tokString && t.text == "replication_factor" && p.pos+2 < len(p.toks) {
+				fmt.Sscan(strings.Trim(p.toks[p.pos+2].text, "'"), &st.Replication)
+			}
 			p.pos++
 		}
 		if !sawReplication {

@@ -326,9 +326,16 @@ func nodetoolMain(args []string) int {
 		fmt.Printf("ReleaseVersion: %s\n", cc.hello.Version)
 		return 0
 	}
-	ip := localIP()
+	ring, err := cc.do(cqlRequest{Op: "ring"})
+	if err != nil || !ring.OK {
+		fmt.Fprintf(os.Stderr, "nodetool: Failed to connect to '%s:7199' - %v %s\n", host, err, ring.Message)
+		return 1
+	}
 	fmt.Printf("Datacenter: %s\n=======================\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n", envOr("CASSANDRA_DC", "datacenter1"))
 	fmt.Printf("--  Address     Load        Tokens  Owns (effective)  Host ID                               Rack\n")
-	fmt.Printf("UN  %-11s 100 KiB     16      100.0%%            00000000-0000-4000-8000-000000000000  %s\n\n", ip, envOr("CASSANDRA_RACK", "rack1"))
+	for _, r := range ring.Rows {
+		fmt.Printf("%s  %-11s 100 KiB     16      ?                 %-36s  %s\n", r[0], r[1], r[2], envOr("CASSANDRA_RACK", "rack1"))
+	}
+	fmt.Println()
 	return 0
 }
