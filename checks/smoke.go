@@ -47,6 +47,8 @@ type SmokeTarget struct {
 	// Basic-auth logins of Schema Registry and Control Center, when they require one.
 	SchemaRegistryLogin, ControlCenterLogin *Login
 	Cassandra                               string // host:port
+	// CassandraNodes is how many nodes the ring should have; 0 or 1: one.
+	CassandraNodes int
 	CassandraUser                           string
 	CassandraPassword                       string
 	SparkMasterURL                          string // the master's web UI, e.g. http://127.0.0.1:9090
@@ -235,6 +237,9 @@ func cassandraSession(t *SmokeTarget) (*gocql.Session, error) {
 	cluster.AddressTranslator = gocql.AddressTranslatorFunc(func(net.IP, int) (net.IP, int) {
 		return net.ParseIP(host), port
 	})
+	// Of a ring only the first node publishes CQL: the others, at addresses of the stack's
+	// network, are left to it (it coordinates every query).
+	cluster.DisableInitialHostLookup = true
 	cluster.Logger = gocql.NewLogger(gocql.LogLevelNone)
 	return cluster.CreateSession()
 }
@@ -264,7 +269,25 @@ func smokeCassandra(ctx context.Context, env *Env) Result {
 		return Result{Status: Fail, Message: fmt.Sprintf("Cassandra %s answers, but %s.%s is missing (%v)", version, t.Keyspace, t.Table, err),
 			Fix: "the schema is created by cassandra-init: see `dataeco logs cassandra-init`, then `dataeco install`"}
 	}
-	return Result{Status: Pass, Message: fmt.Sprintf("Cassandra %s, logged in as %s, %s.%s present", version, t.CassandraUser, t.Keyspace, t.Table)}
+	msg := fmt.Sprintf("Cassandra %s, logged in as %s, %s.%s present", version, t.CassandraUser, t.Keyspace, t.Table)
+	if t.CassandraNodes > 1 {
+		// The ring as this node knows it: the others are its peers.
+		peers := 0
+		iter := s.Query("SELECT peer FROM system.peers").IterContext(ctx)
+		var peer net.IP
+		for iter.Scan(&peer) {
+			peers++
+		}
+		if err := iter.Close(); err != nil {
+			return Result{Status: Fail, Message: "querying system.peers: " + err.Error(), Fix: "see `dataeco logs cassandra`"}
+		}
+		if peers+1 < t.CassandraNodes {
+			return Result{Status: Warn, Message: fmt.Sprintf("%s; the ring has %d of %d nodes", msg, peers+1, t.CassandraNodes),
+				Fix: "a node has not joined: `dataeco status` shows where each runs, `dataeco logs cassandra-N` why"}
+		}
+		msg += fmt.Sprintf(", %d nodes in the ring", peers+1)
+	}
+	return Result{Status: Pass, Message: msg}
 }
 
 // sparkMaster is the part of the master's /json/ the check reads.

@@ -55,6 +55,9 @@ func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.
 		}
 	}
 	target, skip := smokeTarget(def.Answers, def.Secrets, timeout, in.RemoteHost, tunneled)
+	if target.Cassandra != "" {
+		target.CassandraNodes = def.Answers.Nodes()
+	}
 	if n := def.Answers.Brokers(); n > 1 && target.Kafka != "" {
 		// A cluster: every broker is a seed (any may be down) and each must answer.
 		host, _, _ := net.SplitHostPort(target.Kafka)

@@ -150,6 +150,20 @@ func smokePasses(t *testing.T, ctx context.Context, mgr *remoteEngine, dir strin
 	}
 }
 
+// cassandraRing is `nodetool status` in the first Cassandra node's container, on the manager.
+func cassandraRing(t *testing.T, mgr *remoteEngine, project string) string {
+	t.Helper()
+	id, err := mgr.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name="+project+"_cassandra")
+	if err != nil || strings.TrimSpace(id) == "" {
+		t.Fatalf("the first Cassandra node's container on the manager: %v %q", err, id)
+	}
+	out, err := mgr.docker("exec", strings.TrimSpace(id), "nodetool", "status")
+	if err != nil {
+		t.Fatalf("nodetool status: %v\n%s", err, out)
+	}
+	return out
+}
+
 // smokeStatus is `dataeco smoke --json`: each check's status and message, by ID.
 func smokeStatus(t *testing.T, ctx context.Context, mgr *remoteEngine, dir string) map[string]string {
 	t.Helper()
@@ -169,11 +183,13 @@ func smokeStatus(t *testing.T, ctx context.Context, mgr *remoteEngine, dir strin
 
 // TestIntegrationSwarm: dataeco deploys the stack to a three-node swarm from a manager it
 // reaches over TLS. The Spark workers are one service of three replicas, one on each node;
-// Kafka is three brokers, one on each node, each with its volume there and advertising its
-// node's address; the other services that keep data or publish ports run on the manager; the
-// one-shot job ran once; smoke passes through the published ports. When a worker node's
-// engine stops, its Spark worker moves to another node and smoke passes again, saying that
-// broker is missing. Uninstall leaves nothing of the stack on any node, volumes included.
+// Kafka is three brokers and Cassandra three nodes, one of each on each node, each with its
+// volume there (a broker advertising its node's address, the Cassandra nodes one ring); the
+// other services that keep data or publish ports run on the manager; the one-shot jobs ran
+// once; smoke passes through the published ports. When a worker node's engine stops, its
+// Spark worker moves to another node and smoke passes again, saying that broker is missing,
+// and the ring shows that Cassandra node down. Uninstall leaves nothing of the stack on any
+// node, volumes included.
 func TestIntegrationSwarm(t *testing.T) {
 	// Its engines are its own, in namespaces of its own: it runs beside the remote engine's
 	// test (the only other such), after the tests on the shared engine.
@@ -186,10 +202,12 @@ func TestIntegrationSwarm(t *testing.T) {
 	const project, base = "dataeco-swarm", 18520 // fixedPortArgs: kafka +0, Spark UI +6, master +7
 	dir := filepath.Join(t.TempDir(), "install")
 	args := append([]string{"install", "--yes", "--dir", dir, "--project", project, "--registry", registry, "--swarm",
-		"--components", "kafka,spark", "--spark-workers", "3", "--kafka-brokers", "3",
+		"--components", "kafka,spark,cassandra", "--spark-workers", "3", "--kafka-brokers", "3", "--cassandra-nodes", "3",
 		"--listen", "0.0.0.0", "--expose", "spark-ui", "--allow-unauthenticated", "--timeout", "3m"}, fixedPortArgs(base)...)
 
-	r := mgr.dataeco(t, ctx, args...)
+	// The stand-in Cassandra speaks no CQL, so install's smoke would fail on it: the checks that
+	// can run are run after.
+	r := mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
 	mustSucceed(t, r, "install --swarm")
 	if !strings.Contains(r.stdout, "tasks running on the swarm") || !strings.Contains(r.stdout, fmt.Sprintf("%s:%d", mgr.ip, base)) {
 		t.Errorf("the summary does not give the swarm's tasks and Kafka at the manager's address:\n%s", r.stdout)
@@ -224,8 +242,28 @@ func TestIntegrationSwarm(t *testing.T) {
 			t.Errorf("the summary does not list the broker at %s:%d:\n%s", n.ip, base, r.stdout)
 		}
 	}
-	if j := svcs["kafka-init"]; j.Mode != "job" || j.Done != 1 {
-		t.Errorf("kafka-init did not complete as a swarm job: %+v", j)
+	// Three Cassandra nodes, one on each node, in one ring; the keyspace and the logins
+	// replicated over the three.
+	cassandraNodes := map[string]bool{}
+	for _, name := range []string{"cassandra", "cassandra-2", "cassandra-3"} {
+		if s := svcs[name]; s.Running == 1 && len(s.Tasks) == 1 {
+			cassandraNodes[s.Tasks[0].Node] = true
+		}
+	}
+	if len(cassandraNodes) != 3 {
+		t.Errorf("the 3 Cassandra nodes are not one on each node: %v", cassandraNodes)
+	}
+	if ring := cassandraRing(t, mgr, project); strings.Count(ring, "UN ") != 3 {
+		t.Errorf("nodetool status on the first node does not show 3 nodes up:\n%s", ring)
+	}
+	r = mgr.dataeco(t, ctx, "logs", "--dir", dir, "--tail", "all", "cassandra-init")
+	if !strings.Contains(r.stdout, "logins replicated to 3 nodes") || !strings.Contains(r.stdout, "spark_streams replicated to 3 nodes") {
+		t.Errorf("cassandra-init did not replicate the logins and the keyspace over 3 nodes:\n%s", r.stdout)
+	}
+	for _, j := range []string{"kafka-init", "cassandra-init"} {
+		if s := svcs[j]; s.Mode != "job" || s.Done != 1 {
+			t.Errorf("%s did not complete as a job: %+v", j, s)
+		}
 	}
 	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
 	if msg := smokeStatus(t, ctx, mgr, dir)["smoke-kafka"]; !strings.Contains(msg, "3 brokers") {
@@ -366,6 +404,16 @@ func TestIntegrationSwarm(t *testing.T) {
 	smokePasses(t, ctx, mgr, dir, "smoke-spark")
 	if msg := smokeStatus(t, ctx, mgr, dir)["smoke-kafka"]; !strings.HasPrefix(msg, "warn 2 of 3 brokers") {
 		t.Errorf("smoke-kafka with a broker's node down: %q", msg)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		ring := cassandraRing(t, mgr, project)
+		if strings.Count(ring, "UN ") == 2 && strings.Count(ring, "DN ") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("a minute after a node's engine stopped, the Cassandra ring is not 2 up and 1 down:\n%s", ring)
+			break
+		}
 	}
 
 	// The node comes back (as it would after a reboot) and uninstall clears every node.

@@ -25,13 +25,13 @@ func TestSwarmStackFile(t *testing.T) {
 	}{
 		{"everything", model.Components(), nil, 1},
 		{"kafka and spark, UI exposed", []string{model.CompKafka, model.CompSpark}, []string{"spark-ui"}, 1},
-		{"three brokers", model.Components(), nil, 3},
+		{"three brokers and three Cassandra nodes", model.Components(), nil, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := model.DefaultAnswers(model.EngineResources{NCPU: 8, MemTotal: 16 << 30})
 			a.Components, a.Swarm, a.Listen, a.Registry, a.SparkWorkers, a.Expose = tc.components, true, "0.0.0.0", "registry.test:5000", 3, tc.expose
-			a.KafkaBrokers = tc.brokers
+			a.KafkaBrokers, a.CassandraNodes = tc.brokers, tc.brokers
 			in := model.Inputs{SwarmHome: "home-node-id"}
 			nodes := []model.SwarmNode{{ID: "home-node-id", Hostname: "a", Addr: "10.0.0.11", Usable: true},
 				{ID: "node-c", Hostname: "c", Addr: "10.0.0.13", Usable: true}, {ID: "node-b", Hostname: "b", Addr: "10.0.0.12", Usable: true}}
@@ -91,9 +91,27 @@ func TestSwarmStackFile(t *testing.T) {
 			if tc.brokers > 1 {
 				// uninstall --purge reaches these through a task on their nodes.
 				elsewhere := sw.volumesElsewhere("home-node-id")
-				if len(elsewhere) != 2 || elsewhere["node-b"] == nil || !slices.Equal(elsewhere["node-b"].volumes, []string{def.Project.Name + "_kafka-data-2"}) ||
-					elsewhere["node-c"] == nil || !strings.Contains(elsewhere["node-c"].image, "cp-server") {
+				if b := elsewhere["node-b"]; len(elsewhere) != 2 || b == nil || len(b.volumes) != 2 ||
+					!slices.Contains(b.volumes, def.Project.Name+"_kafka-data-2") || !slices.Contains(b.volumes, def.Project.Name+"_cassandra-data-2") {
 					t.Errorf("volumes on other nodes: %+v", elsewhere)
+				}
+				// Cassandra's nodes: each on its node with its volume, joining after the one
+				// before, only the first publishing CQL.
+				deps := model.SwarmDeps(def.Project)
+				for i, want := range []struct{ name, node, volume, after string }{
+					{"cassandra", "home-node-id", "cassandra-data", ""}, {"cassandra-2", "node-b", "cassandra-data-2", "cassandra"}, {"cassandra-3", "node-c", "cassandra-data-3", "cassandra-2"},
+				} {
+					c := sw.Config.Services[byName[want.name]]
+					if !slices.Equal(c.Deploy.Placement.Constraints, []string{"node.id == " + want.node}) || len(c.Volumes) != 1 || c.Volumes[0].Source != want.volume ||
+						(i > 0) != (len(c.Ports) == 0) || c.Environment["CASSANDRA_SEEDS"] == nil || *c.Environment["CASSANDRA_SEEDS"] != "cassandra" {
+						t.Errorf("%s: placement %v, volumes %+v, ports %v, environment %v", want.name, c.Deploy.Placement.Constraints, c.Volumes, c.Ports, c.Environment)
+					}
+					if want.after != "" && !slices.Contains(deps[want.name], model.SwarmDep{Service: want.after}) {
+						t.Errorf("%s starts without waiting for %s: %v", want.name, want.after, deps[want.name])
+					}
+				}
+				if in := deps["cassandra-init"]; len(in) != 3 {
+					t.Errorf("cassandra-init waits for %v, not the three nodes", in)
 				}
 				boot := sw.Config.Services[byName["schema-registry"]].Environment["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"]
 				if boot == nil || *boot != "broker:29092,broker-2:29092,broker-3:29092" {

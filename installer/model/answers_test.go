@@ -111,6 +111,7 @@ func TestResolveAnswers(t *testing.T) {
 			}},
 		// Several brokers are a cluster over a swarm's nodes; one is written as before.
 		{name: "brokers without swarm refused", yes: true, o: map[string]string{"kafka-brokers": "3"}, wantErr: "--swarm", wantCode: hint.ExitUsage},
+		{name: "Cassandra nodes without swarm refused", yes: true, o: map[string]string{"cassandra-nodes": "3"}, wantErr: "--swarm", wantCode: hint.ExitUsage},
 		{name: "brokers out of range", yes: true, o: map[string]string{"kafka-brokers": "10"}, wantErr: "outside 1-9", wantCode: hint.ExitUsage},
 		{name: "three brokers", yes: true, o: map[string]string{"swarm": "true", "listen": "0.0.0.0", "registry": "reg.lan:5000", "kafka-brokers": "3"},
 			check: func(t *testing.T, a *Answers) {
