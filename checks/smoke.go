@@ -48,21 +48,21 @@ type SmokeTarget struct {
 	SchemaRegistryLogin, ControlCenterLogin *Login
 	Cassandra                               string // host:port
 	// CassandraNodes is how many nodes the ring should have; 0 or 1: one.
-	CassandraNodes int
-	CassandraUser                           string
-	CassandraPassword                       string
-	SparkMasterURL                          string // the master's web UI, e.g. http://127.0.0.1:9090
-	SparkWorkers                            int
-	SparkWorkerCores                        int
-	SparkWorkerMemMiB                       int
-	SparkApp                                string // the streaming job's application name; empty: not expected
-	AirflowURL                              string
-	AirflowUser                             string
-	AirflowPassword                         string
-	Topic                                   string
-	Keyspace                                string
-	Table                                   string
-	PipelineTimeout                         time.Duration
+	CassandraNodes    int
+	CassandraUser     string
+	CassandraPassword string
+	SparkMasterURL    string // the master's web UI, e.g. http://127.0.0.1:9090
+	SparkWorkers      int
+	SparkWorkerCores  int
+	SparkWorkerMemMiB int
+	SparkApp          string // the streaming job's application name; empty: not expected
+	AirflowURL        string
+	AirflowUser       string
+	AirflowPassword   string
+	Topic             string
+	Keyspace          string
+	Table             string
+	PipelineTimeout   time.Duration
 }
 
 // Login is an HTTP basic-auth user and password.

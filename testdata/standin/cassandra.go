@@ -112,8 +112,8 @@ type cqlEngine struct {
 	// replication is each keyspace's replication factor, when altered or created with one.
 	replication map[string]int
 	// ring is the cluster this node is the seed of, nil for a node alone (cassandracluster.go).
-	ring *cassandraRing
-	local      map[string]string   // system.local
+	ring  *cassandraRing
+	local map[string]string // system.local
 }
 
 // cqlSession is the state of one client connection.
