@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,11 +60,7 @@ func (a *App) runSmoke(ctx context.Context, def *model.Definition, timeout time.
 	if n := def.Answers.Brokers(); n > 1 && target.Kafka != "" {
 		// A cluster: every broker is a seed (any may be down) and each must answer.
 		host, _, _ := net.SplitHostPort(target.Kafka)
-		target.Kafka, target.KafkaBrokers = "", n
-		for _, h := range model.MemberHosts(def.Answers, in, "broker", host) {
-			target.Kafka += "," + net.JoinHostPort(h, strconv.Itoa(def.Answers.Ports["kafka"]))
-		}
-		target.Kafka = target.Kafka[1:]
+		target.Kafka, target.KafkaBrokers = strings.Join(model.KafkaAddrs(def.Answers, in, host), ","), n
 	}
 	return checks.RunConcurrently(ctx, &checks.Env{Smoke: target}, checks.SmokeChecks(), skip)
 }

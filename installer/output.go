@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,11 +72,7 @@ func endpoints(def *model.Definition) []endpoint {
 		url := fmt.Sprintf("%s:%d", h, a.Ports[p.Key])
 		if e.Smoke == model.SmokeKafka && a.Brokers() > 1 {
 			// Every broker, each on its node: a client starts from whichever answers.
-			var addrs []string
-			for _, b := range model.MemberHosts(a, def.Inputs, "broker", h) {
-				addrs = append(addrs, net.JoinHostPort(strings.Trim(b, "[]"), strconv.Itoa(a.Ports[p.Key])))
-			}
-			url = strings.Join(addrs, ",")
+			url = strings.Join(model.KafkaAddrs(a, def.Inputs, h), ",")
 			note = strings.Replace(note, "broker:29092", "broker:29092,broker-2:29092,…", 1)
 		}
 		if e.Scheme != "" {

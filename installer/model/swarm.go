@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -384,13 +385,14 @@ func PlaceMembers(a *Answers, in *Inputs, nodes []SwarmNode) error {
 	return nil
 }
 
-// MemberHosts are the hosts clients reach a cluster row's members at: home (the address the
-// install advertises) for the first, the address of its node for each other member.
-func MemberHosts(a *Answers, in Inputs, service, home string) []string {
-	row, _ := Lookup(service)
-	hosts := []string{home}
+// KafkaAddrs are the host:port each broker's host listener is reached at: home (the address
+// the install advertises) for the first, the address of its node for each other broker.
+func KafkaAddrs(a *Answers, in Inputs, home string) []string {
+	row, _ := Lookup("broker")
+	port := strconv.Itoa(a.Ports["kafka"])
+	addrs := []string{net.JoinHostPort(strings.Trim(home, "[]"), port)}
 	for _, name := range row.Instances(a)[1:] {
-		hosts = append(hosts, in.SwarmPlaces[name].Addr)
+		addrs = append(addrs, net.JoinHostPort(in.SwarmPlaces[name].Addr, port))
 	}
-	return hosts
+	return addrs
 }
