@@ -12,21 +12,7 @@ import (
 func startTestRing(t *testing.T) (*cassandraRing, int) {
 	t.Helper()
 	ring := newCassandraRing(ringNode{HostID: "seed", Name: "cassandra", Addr: "10.0.0.1", Cluster: "dataeco"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go ring.serveJoin(c)
-		}
-	}()
-	return ring, ln.Addr().(*net.TCPAddr).Port
+	return ring, serveLoopback(t, ring.serveJoin).Addr().(*net.TCPAddr).Port
 }
 
 func ringStates(r *cassandraRing) string {

@@ -14,22 +14,7 @@ import (
 // startTestZK runs the stand-in ZooKeeper's client port in-process.
 func startTestZK(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	handle := zkHandler(newZKRegistry())
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go handle(c)
-		}
-	}()
-	return ln.Addr().String()
+	return serveLoopback(t, zkHandler(newZKRegistry())).Addr().String()
 }
 
 // startClusterBroker runs broker id of a ZooKeeper cluster with one listener that
