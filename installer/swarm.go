@@ -264,7 +264,11 @@ func (a *App) removeSwarm(ctx context.Context, docker *engine.Docker, def *model
 	if err != nil {
 		return err
 	}
-	return sw.Remove(ctx, purge)
+	elsewhere := map[string]engine.NodeVolumes{}
+	for node, v := range model.VolumesElsewhere(def.Answers, def.Inputs) {
+		elsewhere[node] = engine.NodeVolumes{Image: v.Image, Volumes: v.Volumes}
+	}
+	return sw.Remove(ctx, purge, elsewhere)
 }
 
 // runningOnSwarm counts the stack's running tasks, for the summary.

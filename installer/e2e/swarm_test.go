@@ -416,8 +416,18 @@ func TestIntegrationSwarm(t *testing.T) {
 		}
 	}
 
-	// The node comes back (as it would after a reboot) and uninstall clears every node.
+	// The node comes back (as it would after a reboot). Cassandra dropped: its services go, as
+	// the stack file no longer has them, and its volumes stay (uninstall --purge below still
+	// reaches those on the other nodes).
 	victim.start()
+	r = mgr.dataeco(t, ctx, append(args, "--no-smoke", "--components", "kafka,spark")...)
+	mustSucceed(t, r, "install --swarm without Cassandra")
+	for name := range swarmServices(t, ctx, mgr, dir) {
+		if strings.HasPrefix(name, "cassandra") || name == "spark-stream" {
+			t.Errorf("%s is still deployed after Cassandra was dropped", name)
+		}
+	}
+	// And uninstall clears every node.
 	r = mgr.dataeco(t, ctx, "uninstall", "--purge", "--yes", "--dir", dir)
 	mustSucceed(t, r, "uninstall --purge on the swarm")
 	label := "label=com.docker.stack.namespace=" + project

@@ -184,7 +184,34 @@ func (s *Swarm) Deploy(ctx context.Context, timeout func(service string) time.Du
 	if err := s.deployInOrder(ctx, specs, timeout); err != nil {
 		return err
 	}
+	if err := s.pruneServices(ctx, specs); err != nil {
+		return err
+	}
 	return s.pruneConfigs(ctx)
+}
+
+// pruneServices removes the stack's services the stack file no longer has (a component
+// dropped, fewer brokers or Cassandra nodes), as `docker stack deploy --prune` does. Their
+// volumes stay, as Compose keeps an orphan's.
+func (s *Swarm) pruneServices(ctx context.Context, specs map[string]swarm.ServiceSpec) error {
+	current, err := s.Docker.API.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
+	if err != nil {
+		return fmt.Errorf("listing the stack's services: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, spec := range specs {
+		keep[spec.Name] = true // scoped: project_service
+	}
+	for _, svc := range current.Items {
+		if keep[svc.Spec.Name] {
+			continue
+		}
+		if _, err := s.Docker.API.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("removing service %s, no longer in the stack: %w", svc.Spec.Name, err)
+		}
+		s.ui.ServiceState(strings.TrimPrefix(svc.Spec.Name, s.Namespace.Name()+"_"), "removed", "no longer in the stack")
+	}
+	return nil
 }
 
 // pruneConfigs removes the stack's configs no service uses any more (a file's old content).
@@ -549,8 +576,9 @@ func (s *Swarm) nodeNames(ctx context.Context) (map[string]string, error) {
 
 // Remove removes the stack's services, waits until their tasks are gone from every node,
 // then removes its networks and configs; with purge also its volumes: on this engine's node,
-// where the services that keep data run, and on the nodes of a cluster's other members.
-func (s *Swarm) Remove(ctx context.Context, purge bool) error {
+// where the services that keep data run, and elsewhere, on the nodes of clusters' other
+// members, by node.
+func (s *Swarm) Remove(ctx context.Context, purge bool, elsewhere map[string]NodeVolumes) error {
 	api := s.Docker.API
 	services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: s.filter()})
 	if err != nil {
@@ -605,9 +633,7 @@ func (s *Swarm) Remove(ctx context.Context, purge bool) error {
 		}
 	}
 	if purge {
-		if home, err := s.Docker.SwarmHome(); err != nil {
-			errs = append(errs, err)
-		} else if err := s.purgeElsewhere(ctx, home); err != nil {
+		if err := s.purgeElsewhere(ctx, elsewhere); err != nil {
 			errs = append(errs, err)
 		}
 		vols, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: s.filter()})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dataeco/dataeco/installer/model"
+	composetypes "github.com/docker/cli/cli/compose/types"
 )
 
 // The stack file dataeco renders for a swarm passes the docker CLI's own loader (its schema
@@ -90,10 +91,17 @@ func TestSwarmStackFile(t *testing.T) {
 			}
 			if tc.brokers > 1 {
 				// uninstall --purge reaches these through a task on their nodes.
-				elsewhere := sw.volumesElsewhere("home-node-id")
-				if b := elsewhere["node-b"]; len(elsewhere) != 2 || b == nil || len(b.volumes) != 2 ||
-					!slices.Contains(b.volumes, def.Project.Name+"_kafka-data-2") || !slices.Contains(b.volumes, def.Project.Name+"_cassandra-data-2") {
+				elsewhere := model.VolumesElsewhere(def.Answers, in)
+				if b := elsewhere["node-b"]; len(elsewhere) != 2 || b == nil || !slices.Equal(b.Volumes, []string{"kafka-data-2", "cassandra-data-2"}) ||
+					!strings.HasPrefix(b.Image, "registry.test:5000/") {
 					t.Errorf("volumes on other nodes: %+v", elsewhere)
+				}
+				for _, v := range elsewhere["node-c"].Volumes {
+					if !slices.ContainsFunc(sw.Config.Services, func(s composetypes.ServiceConfig) bool {
+						return len(s.Volumes) == 1 && s.Volumes[0].Source == v && slices.Contains(s.Deploy.Placement.Constraints, "node.id == node-c")
+					}) {
+						t.Errorf("volume %s, to purge on node-c, is no volume of a service there", v)
+					}
 				}
 				// Cassandra's nodes: each on its node with its volume, joining after the one
 				// before, only the first publishing CQL.

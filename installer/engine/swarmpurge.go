@@ -52,61 +52,39 @@ EOF
 fi
 `
 
-// nodeVolumes are the stack's volumes on one node, and an image there to reach its engine with.
-type nodeVolumes struct {
-	image   string
-	volumes []string
+// NodeVolumes are the stack's volumes on one node (unscoped: kafka-data-2), and an image that
+// ran there to reach its engine with.
+type NodeVolumes struct {
+	Image   string
+	Volumes []string
 }
 
-// volumesElsewhere are the stack's volumes by node, for the services pinned to a node other
-// than home.
-func (s *Swarm) volumesElsewhere(home string) map[string]*nodeVolumes {
-	out := map[string]*nodeVolumes{}
-	for _, svc := range s.Config.Services {
-		node := ""
-		for _, c := range svc.Deploy.Placement.Constraints {
-			if id, ok := strings.CutPrefix(strings.ReplaceAll(c, " ", ""), "node.id=="); ok {
-				node = id
-			}
-		}
-		if node == "" || node == home {
-			continue
-		}
-		for _, v := range svc.Volumes {
-			if v.Type != "volume" || v.Source == "" {
-				continue
-			}
-			if out[node] == nil {
-				out[node] = &nodeVolumes{image: svc.Image}
-			}
-			out[node].volumes = append(out[node].volumes, s.Namespace.Scope(v.Source))
-		}
-	}
-	return out
-}
-
-// purgeElsewhere removes the stack's volumes on the nodes other than home (see above).
-func (s *Swarm) purgeElsewhere(ctx context.Context, home string) error {
+// purgeElsewhere removes the stack's volumes on other nodes than this engine's (see above),
+// by node.
+func (s *Swarm) purgeElsewhere(ctx context.Context, byNode map[string]NodeVolumes) error {
 	var errs []error
-	byNode := s.volumesElsewhere(home)
 	names, _ := s.nodeNames(ctx)
 	for _, node := range slices.Sorted(maps.Keys(byNode)) {
 		name := names[node]
 		if name == "" {
 			name = node
 		}
-		if err := s.purgeNode(ctx, node, name, byNode[node]); err != nil {
-			errs = append(errs, hint.New(fmt.Sprintf("on that node: docker volume rm %s", strings.Join(byNode[node].volumes, " ")), err))
+		nv := byNode[node]
+		for i, v := range nv.Volumes {
+			nv.Volumes[i] = s.Namespace.Scope(v)
+		}
+		if err := s.purgeNode(ctx, node, name, nv); err != nil {
+			errs = append(errs, hint.New(fmt.Sprintf("on that node: docker volume rm %s", strings.Join(nv.Volumes, " ")), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // purgeNode removes nv's volumes on node, which name says in messages.
-func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolumes) error {
+func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv NodeVolumes) error {
 	api := s.Docker.API
 	script := "set -e\n" + purgeFunc
-	for _, v := range nv.volumes {
+	for _, v := range nv.Volumes {
 		script += fmt.Sprintf("remove_volume %s\necho removed volume %s\n", v, v)
 	}
 	one, delay, attempts := uint64(1), 2*time.Second, uint64(10)
@@ -114,7 +92,7 @@ func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolume
 		Annotations: swarm.Annotations{Name: s.Namespace.Scope("purge-" + node[:min(12, len(node))]),
 			Labels: map[string]string{convert.LabelNamespace: s.Namespace.Name()}},
 		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: &swarm.ContainerSpec{Image: nv.image, Command: []string{"sh", "-c", script}, User: "0",
+			ContainerSpec: &swarm.ContainerSpec{Image: nv.Image, Command: []string{"sh", "-c", script}, User: "0",
 				Labels: map[string]string{convert.LabelNamespace: s.Namespace.Name()},
 				Mounts: []mount.Mount{{Type: mount.TypeBind, Source: nodeSocket, Target: nodeSocket}}},
 			Placement: &swarm.Placement{Constraints: []string{"node.id == " + node}},
@@ -124,20 +102,20 @@ func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolume
 		},
 		Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 	}
-	auth, err := command.RetrieveAuthTokenFromImage(s.Docker.Cli.ConfigFile(), nv.image)
+	auth, err := command.RetrieveAuthTokenFromImage(s.Docker.Cli.ConfigFile(), nv.Image)
 	if err != nil {
 		return err
 	}
 	res, err := api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec, EncodedRegistryAuth: auth})
 	if err != nil {
-		return fmt.Errorf("starting the removal of %s on node %s: %w", strings.Join(nv.volumes, ", "), name, err)
+		return fmt.Errorf("starting the removal of %s on node %s: %w", strings.Join(nv.Volumes, ", "), name, err)
 	}
 	defer func() {
 		if _, err := api.ServiceRemove(context.WithoutCancel(ctx), res.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			s.ui.Line(fmt.Sprintf("removing the clean-up service %s: %v", spec.Name, err))
 		}
 	}()
-	s.ui.Line(fmt.Sprintf("removing %s on node %s", strings.Join(nv.volumes, ", "), name))
+	s.ui.Line(fmt.Sprintf("removing %s on node %s", strings.Join(nv.Volumes, ", "), name))
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		tasks, err := api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", res.ID)})
@@ -155,10 +133,10 @@ func (s *Swarm) purgeNode(ctx context.Context, node, name string, nv *nodeVolume
 			}
 		}
 		if failed > int(attempts) || (failed > 0 && time.Now().After(deadline)) {
-			return fmt.Errorf("removing %s on node %s failed %d times: %s", strings.Join(nv.volumes, ", "), name, failed, last)
+			return fmt.Errorf("removing %s on node %s failed %d times: %s", strings.Join(nv.Volumes, ", "), name, failed, last)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("removing %s on node %s: no result within 3 minutes (is the node down? `docker node ls`)", strings.Join(nv.volumes, ", "), name)
+			return fmt.Errorf("removing %s on node %s: no result within 3 minutes (is the node down? `docker node ls`)", strings.Join(nv.Volumes, ", "), name)
 		}
 		if err := sleep(ctx, s.poll); err != nil {
 			return err

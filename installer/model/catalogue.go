@@ -154,6 +154,9 @@ type Service struct {
 	Members func(a *Answers) int
 	// MembersFlag is the flag that sets Members.
 	MembersFlag string
+	// Volume is the data volume of a cluster's first member; the others' carry their number
+	// after it (kafka-data-2).
+	Volume string
 	// MajorBound says why the data on the service's volumes opens only with the major
 	// version that wrote it, and what to do instead of moving it to another major (an image
 	// change with a new dataeco release, or --image); empty when any version can take over.
@@ -190,7 +193,7 @@ func Catalogue() []Service {
 		{Name: "broker", Component: CompKafka, Image: imageKafka, ImageBytes: 2 << 30,
 			Limit:   func(a *Answers) Size { return a.KafkaHeap + 768 },
 			Minimum: func(a *Answers) Size { return a.KafkaHeap + 256 }, SizedBy: "kafka-heap", Timeout: 3 * time.Minute,
-			Members: func(a *Answers) int { return a.Brokers() }, MembersFlag: "kafka-brokers",
+			Members: func(a *Answers) int { return a.Brokers() }, MembersFlag: "kafka-brokers", Volume: "kafka-data",
 			Ports: []Port{
 				{Key: "kafka", Flag: "kafka-port", Default: 9092, Target: 9092, What: "Kafka (host listener)",
 					Guard:    "SASL/PLAIN with the generated user",
@@ -242,7 +245,7 @@ func Catalogue() []Service {
 				"to start its data afresh instead, `dataeco reset cassandra` (or `dataeco backup FILE` first)",
 			Limit:   func(a *Answers) Size { return max(2*a.CassandraHeap, a.CassandraHeap+1024) },
 			Minimum: func(a *Answers) Size { return a.CassandraHeap + 512 }, SizedBy: "cassandra-heap", Timeout: 8 * time.Minute,
-			Members: func(a *Answers) int { return a.Nodes() }, MembersFlag: "cassandra-nodes",
+			Members: func(a *Answers) int { return a.Nodes() }, MembersFlag: "cassandra-nodes", Volume: "cassandra-data",
 			Ports: []Port{{Key: "cassandra", Flag: "cassandra-port", Default: 9042, Target: 9042, What: "Cassandra CQL",
 				Auth: "password (Cassandra roles)", Endpoint: &Endpoint{Name: "Cassandra CQL", Note: "user dataeco_admin", Smoke: SmokeCassandra, Env: "CASSANDRA_CONTACT_POINT"}}}},
 		{Name: "cassandra-init", Component: CompCassandra, Image: imageCassandra, Job: true,

@@ -75,7 +75,7 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 		Guarded:          a.Guarded(),
 		Topic:            pipeline.Topic, Keyspace: pipeline.Keyspace, Table: pipeline.Table, App: pipeline.App,
 	}
-	data.Brokers = members(a, "broker", "kafka-data", data.Advertise, user)
+	data.Brokers = members(a, "broker", data.Advertise, user)
 	var bootstrap []string
 	for _, b := range data.Brokers {
 		bootstrap = append(bootstrap, b.Name+":29092")
@@ -84,7 +84,7 @@ func Render(a *Answers, version, source string, user Inputs) ([]byte, error) {
 	// With three replicas a write waits for two, so one broker may be down; with fewer, one.
 	data.KafkaReplication = a.KafkaReplication()
 	data.KafkaMinISR = max(1, data.KafkaReplication-1)
-	data.CassandraNodes = members(a, "cassandra", "cassandra-data", data.Advertise, user)
+	data.CassandraNodes = members(a, "cassandra", data.Advertise, user)
 	data.CassandraReplication = a.CassandraReplication()
 	if user.HealthStartInterval {
 		data.StartInterval = startInterval
@@ -115,13 +115,12 @@ type Member struct {
 	After string
 }
 
-func members(a *Answers, service, volume, advertise string, user Inputs) []Member {
+func members(a *Answers, service, advertise string, user Inputs) []Member {
 	row, _ := Lookup(service)
 	var out []Member
 	for i, name := range row.Instances(a) {
-		m := Member{Name: name, ID: i + 1, Volume: volume, Advertise: advertise}
+		m := Member{Name: name, ID: i + 1, Volume: MemberVolume(name), Advertise: advertise}
 		if i > 0 {
-			m.Volume = fmt.Sprintf("%s-%d", volume, i+1)
 			m.After = out[i-1].Name
 		}
 		if p, ok := user.SwarmPlaces[name]; ok && p.Addr != "" {

@@ -385,6 +385,42 @@ func PlaceMembers(a *Answers, in *Inputs, nodes []SwarmNode) error {
 	return nil
 }
 
+// MemberVolume is the data volume of a cluster's member: the row's for the first (broker:
+// kafka-data), with the member's number for the others (broker-2: kafka-data-2).
+func MemberVolume(member string) string {
+	row, _ := Lookup(member)
+	if n, ok := strings.CutPrefix(member, row.Name+"-"); ok {
+		return row.Volume + "-" + n
+	}
+	return row.Volume
+}
+
+// SwarmVolumes are the volumes of the members pinned to one node other than the home one,
+// and an image that ran there to reach that node's engine with.
+type SwarmVolumes struct {
+	Image   string
+	Volumes []string
+}
+
+// VolumesElsewhere are the volumes on the nodes other than the home one, by node: those of
+// every member ever placed there (Inputs.SwarmPlaces), in the answers or not any more, for
+// uninstall --purge reaches them through their node.
+func VolumesElsewhere(a *Answers, in Inputs) map[string]*SwarmVolumes {
+	out := map[string]*SwarmVolumes{}
+	for _, name := range slices.Sorted(maps.Keys(in.SwarmPlaces)) {
+		row, ok := Lookup(name)
+		node := in.SwarmPlaces[name].Node
+		if !ok || row.Volume == "" || node == "" || node == in.SwarmHome {
+			continue
+		}
+		if out[node] == nil {
+			out[node] = &SwarmVolumes{Image: a.ImageOf(row.Image)}
+		}
+		out[node].Volumes = append(out[node].Volumes, MemberVolume(name))
+	}
+	return out
+}
+
 // KafkaAddrs are the host:port each broker's host listener is reached at: home (the address
 // the install advertises) for the first, the address of its node for each other broker.
 func KafkaAddrs(a *Answers, in Inputs, home string) []string {
