@@ -239,10 +239,10 @@ func (a *Answers) Validate() error {
 	if a.Brokers() > 1 && !a.Swarm {
 		// Several brokers on one engine would replicate nothing a failure of that machine
 		// does not take with them, and share one host port: a cluster is a swarm's.
-		return hint.Usage("--swarm", "", "--kafka-brokers %d needs --swarm: each broker runs on its own node of a swarm", a.Brokers())
+		return hint.Usage("--kafka-brokers", "1", "%d brokers need --swarm: each runs on its own node of a swarm (one engine runs one broker)", a.Brokers())
 	}
 	if a.Nodes() > 1 && !a.Swarm {
-		return hint.Usage("--swarm", "", "--cassandra-nodes %d needs --swarm: each Cassandra node runs on its own node of a swarm", a.Nodes())
+		return hint.Usage("--cassandra-nodes", "1", "%d nodes need --swarm: each runs on its own node of a swarm (one engine runs one Cassandra node)", a.Nodes())
 	}
 	if a.Swarm && a.Loopback() {
 		// A swarm publishes a port on every address of its node: it cannot keep one on
