@@ -69,9 +69,9 @@ func (s *Swarm) purgeElsewhere(ctx context.Context, byNode map[string]NodeVolume
 		if name == "" {
 			name = node
 		}
-		nv := byNode[node]
-		for i, v := range nv.Volumes {
-			nv.Volumes[i] = s.Namespace.Scope(v)
+		nv := NodeVolumes{Image: byNode[node].Image}
+		for _, v := range byNode[node].Volumes {
+			nv.Volumes = append(nv.Volumes, s.Namespace.Scope(v))
 		}
 		if err := s.purgeNode(ctx, node, name, nv); err != nil {
 			errs = append(errs, hint.New(fmt.Sprintf("on that node: docker volume rm %s", strings.Join(nv.Volumes, " ")), err))
