@@ -163,7 +163,7 @@ func (a *App) define(c *cli.Context, docker *engine.Docker, dir string, saved *m
 		return nil, err
 	}
 	if ans.Swarm {
-		if err := swarmPlaces(c.Context, docker, ans, &in); err != nil {
+		if err := a.swarmPlaces(c.Context, docker, ans, &in); err != nil {
 			return nil, err
 		}
 	}

@@ -115,16 +115,26 @@ func (a *App) deploySwarm(ctx context.Context, docker *engine.Docker, def *model
 // swarmPlaces chooses where a swarm install's stateful services run, before it is rendered
 // (a cluster's members advertise their node's address): the home node, the one recorded or
 // at the first install the node of the engine dataeco talks to, and a node of its own for
-// each member of a cluster after the first.
-func swarmPlaces(ctx context.Context, docker *engine.Docker, a *model.Answers, in *model.Inputs) error {
+// each member of a cluster after the first. It also finds out whether the one-shot jobs can
+// be swarm jobs (Inputs.SwarmJobs), and says so when that changes after an engine upgrade.
+func (a *App) swarmPlaces(ctx context.Context, docker *engine.Docker, ans *model.Answers, in *model.Inputs) error {
 	node, err := docker.SwarmHome()
 	if err != nil {
 		return err
 	}
-	if in.SwarmHome == "" {
+	first := in.SwarmHome == ""
+	if first {
 		in.SwarmHome = node
 	}
-	if a.Brokers() == 1 && a.Nodes() == 1 {
+	jobs, err := docker.SwarmJobs(ctx)
+	if err != nil {
+		return err
+	}
+	if jobs && !in.SwarmJobs && !first {
+		a.status("The swarm's managers now run Engine %s or later: the one-shot jobs become swarm jobs, each created anew and run once more", engine.SwarmJobsEngine)
+	}
+	in.SwarmJobs = jobs
+	if ans.Brokers() == 1 && ans.Nodes() == 1 {
 		return nil
 	}
 	nodes, err := docker.SwarmNodes(ctx)
@@ -135,7 +145,7 @@ func swarmPlaces(ctx context.Context, docker *engine.Docker, a *model.Answers, i
 	for _, n := range nodes {
 		mine = append(mine, model.SwarmNode{ID: n.ID, Hostname: n.Hostname, Addr: n.Addr, Usable: n.Usable})
 	}
-	return model.PlaceMembers(a, in, mine)
+	return model.PlaceMembers(ans, in, mine)
 }
 
 // swarmStatus is `dataeco status` for a swarm install.

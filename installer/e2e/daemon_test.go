@@ -73,6 +73,10 @@ type privateDaemon struct {
 	// listens on /var/run/docker.sock as a machine's engine does: what a container on it
 	// mounts from there is this engine's socket, not the shared engine's.
 	ownRun bool
+	// bin is the dockerd it runs: "" for the machine's, or a newer engine's unpacked from
+	// Debian (newerDockerd), whose docker-proxy and docker-init beside it come first on its
+	// PATH.
+	bin string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -253,17 +257,25 @@ func (d *privateDaemon) start() {
 }
 
 func (d *privateDaemon) spawn() error {
-	cmd := exec.Command("dockerd", d.args...)
+	bin := d.bin
+	if bin == "" {
+		bin = "dockerd"
+	}
+	cmd := exec.Command(bin, d.args...)
 	if d.netns != "" {
 		// nsenter joins the namespace's network only and then is dockerd (no fork), so the
 		// signals below reach the daemon itself.
-		cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns, "dockerd"}, d.args...)...)
+		cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns, bin}, d.args...)...)
 		if d.ownRun {
 			// unshare and sh exec too: the daemon is still the process signalled.
 			cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.netns,
 				"unshare", "--mount", "--propagation", "private", "sh", "-c",
-				`mount -t tmpfs -o mode=755 dataeco-run /run && exec dockerd -H unix:///var/run/docker.sock "$@"`, "dockerd"}, d.args...)...)
+				`mount -t tmpfs -o mode=755 dataeco-run /run && exec "$0" -H unix:///var/run/docker.sock "$@"`, bin}, d.args...)...)
 		}
+	}
+	if d.bin != "" {
+		sbin := filepath.Dir(d.bin)
+		cmd.Env = append(os.Environ(), "PATH="+sbin+":"+filepath.Join(filepath.Dir(sbin), "bin")+":"+os.Getenv("PATH"))
 	}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	// Should the test binary die (a -timeout panic), the daemon stops its containers and goes.

@@ -48,7 +48,7 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 	// 10.250/16: outside the private daemons' address pools (10.20-10.219) and the subnets
 	// other tests ask for.
 	ns, _, nsIP := netnsPair(t, "rem", 250)
-	r := startNetnsEngine(t, "dr", ns, nsIP, false)
+	r := startNetnsEngine(t, "dr", ns, nsIP, false, "")
 	netnsRegistry(t, ns, registry, filepath.Join(e2e.tmp, "data"), true)
 	return r
 }
@@ -56,14 +56,14 @@ func startRemoteEngine(t *testing.T, registry string) *remoteEngine {
 // startNetnsEngine starts a private dockerd in the network namespace ns, serving TLS at ip
 // with certificates made for it, and returns it with the client environment that reaches it.
 // With ownRun it also has a /run of its own, with its socket at /var/run/docker.sock.
-func startNetnsEngine(t *testing.T, prefix, ns, ip string, ownRun bool) *remoteEngine {
+func startNetnsEngine(t *testing.T, prefix, ns, ip string, ownRun bool, bin string) *remoteEngine {
 	t.Helper()
 	requirePrivateDaemon(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		t.Fatalf("nsenter (util-linux) is needed: %v", err)
 	}
 	d := newPrivateDaemon(t, prefix)
-	d.netns, d.ownRun = ns, ownRun
+	d.netns, d.ownRun, d.bin = ns, ownRun, bin
 	certs := makeEngineCerts(t, filepath.Join(d.dir, "certs"), ip)
 	d.args = append(d.args,
 		// The unix socket is for the test's own cleanup; the client under test comes over TCP.

@@ -25,10 +25,12 @@ import (
 // one answer for all, and the manager's takes the images dataeco pushes.
 
 // startSwarm starts n engines, the first a swarm manager and the others workers joined to it
-// over their namespace addresses.
-func startSwarm(t *testing.T, registry string, n int) []*remoteEngine {
+// over their namespace addresses; seq tells apart the swarms of tests that run at once (its
+// namespaces, interfaces and 10.251.ID.0/24). bin is the dockerd the nodes run ("": the
+// machine's).
+func startSwarm(t *testing.T, registry string, n, seq int, bin string) []*remoteEngine {
 	t.Helper()
-	id := os.Getpid() % 200
+	id := os.Getpid()%100*2 + seq
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -85,7 +87,7 @@ func startSwarm(t *testing.T, registry string, n int) []*remoteEngine {
 		attach(ns, fmt.Sprintf("dsw%dn%d", i+1, id), addr)
 		// Its own /var/run/docker.sock, as each machine of a swarm has: uninstall --purge
 		// reaches a node's volumes through it.
-		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr, true)
+		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr, true, bin)
 		netnsRegistry(t, ns, registry, storage, false)
 		// Before its daemon is destroyed (cleanups run last first): a node that leaves
 		// first stops in seconds rather than waiting for its peers.
@@ -195,7 +197,7 @@ func TestIntegrationSwarm(t *testing.T) {
 	// test (the only other such), after the tests on the shared engine.
 	t.Parallel()
 	registry := standinRegistry(t)
-	nodes := startSwarm(t, registry, 3)
+	nodes := startSwarm(t, registry, 3, 0, "")
 	mgr := nodes[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -24,6 +24,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 )
 
 // A swarm install is driven through the engine's swarm API with the docker CLI's own stack
@@ -48,8 +49,8 @@ type Swarm struct {
 	Config    *composetypes.Config
 	// Deps are each service's start conditions.
 	Deps map[string][]SwarmDep
-	// JobLabel is the service label that marks a one-shot job: a service of one replica that
-	// is done when its task completes.
+	// JobLabel is the service label that marks a one-shot job (a swarm job, or a service of
+	// one replica on an older engine): done when its task completes.
 	JobLabel string
 	dir      string // the install dir, on each service (DirLabel)
 	ui       *Progress
@@ -90,6 +91,31 @@ func (d *Docker) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
 			Usable: n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive})
 	}
 	return out, nil
+}
+
+// SwarmJobsEngine is the first Engine whose swarm manager removes a swarm job's tasks, and
+// their containers on the nodes, with its service (moby/swarmkit#3112, for moby/moby#44312).
+const SwarmJobsEngine = "24.0"
+
+// SwarmJobs says whether the swarm may run the one-shot jobs as swarm jobs: whether every
+// manager runs SwarmJobsEngine or later, since leadership can move to any of them and the
+// leader's orchestrator is the one that removes a job's tasks.
+func (d *Docker) SwarmJobs(ctx context.Context) (bool, error) {
+	nodes, err := d.API.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return false, fmt.Errorf("listing the swarm's nodes: %w", err)
+	}
+	managers := 0
+	for _, n := range nodes.Items {
+		if n.Spec.Role != swarm.NodeRoleManager {
+			continue
+		}
+		managers++
+		if versions.LessThan(n.Description.Engine.EngineVersion, SwarmJobsEngine) {
+			return false, nil
+		}
+	}
+	return managers > 0, nil
 }
 
 // LoadSwarm reads a stack file with the docker CLI's loader, which validates it against the
@@ -327,6 +353,14 @@ func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, 
 		svc = res.Service
 		// As `docker stack deploy`: keep the force counter, or every deploy restarts all.
 		spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+		if isSwarmJob(svc.Spec.Mode) != isSwarmJob(spec.Mode) {
+			// Swarm changes no service's mode in place: a one-shot job becomes a swarm job
+			// (the engine was upgraded) by being created anew, and runs once more.
+			if err := s.removeService(ctx, svc); err != nil {
+				return nil, err
+			}
+			ok = false
+		}
 	}
 	// Digests of what is deployed: the engine fills in defaults, so comparing specs would see
 	// changes where there are none. The task's (what its containers run) is in each task's
@@ -370,6 +404,32 @@ func (s *Swarm) apply(ctx context.Context, name string, spec swarm.ServiceSpec, 
 	w.id = res.ID
 	s.ui.ServiceState(name, "created", "")
 	return w, nil
+}
+
+func isSwarmJob(m swarm.ServiceMode) bool { return m.ReplicatedJob != nil || m.GlobalJob != nil }
+
+// removeService removes one service and waits until swarm has deleted it (which it does once
+// its tasks are gone), so that its name is free again.
+func (s *Swarm) removeService(ctx context.Context, svc swarm.Service) error {
+	api := s.Docker.API
+	if _, err := api.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing service %s: %w", svc.Spec.Name, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := api.ServiceInspect(ctx, svc.ID, client.ServiceInspectOptions{})
+		switch {
+		case cerrdefs.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("inspecting service %s: %w", svc.Spec.Name, err)
+		case time.Now().After(deadline):
+			return fmt.Errorf("service %s was still on the swarm 2 minutes after its removal", svc.Spec.Name)
+		}
+		if err := sleep(ctx, s.poll); err != nil {
+			return err
+		}
+	}
 }
 
 // DirLabel names, on each service of a swarm install, the install dir it was deployed from

@@ -15,7 +15,8 @@ import (
 // The stack file dataeco renders for a swarm passes the docker CLI's own loader (its schema
 // validation included) and says what a swarm install means: one replicated worker service
 // spread over the nodes, stateful services and published ports pinned to the home node,
-// host-mode ports, no loopback-only port, jobs as swarm jobs, mounted files as configs.
+// host-mode ports, no loopback-only port, one-shot jobs as swarm jobs where the managers
+// remove a job's tasks with it (services of one replica before), mounted files as configs.
 func TestSwarmStackFile(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -23,17 +24,19 @@ func TestSwarmStackFile(t *testing.T) {
 		components []string
 		expose     []string
 		brokers    int
+		jobs       bool
 	}{
-		{"everything", model.Components(), nil, 1},
-		{"kafka and spark, UI exposed", []string{model.CompKafka, model.CompSpark}, []string{"spark-ui"}, 1},
-		{"three brokers and three Cassandra nodes", model.Components(), nil, 3},
+		{"everything", model.Components(), nil, 1, false},
+		{"everything, swarm jobs", model.Components(), nil, 1, true},
+		{"kafka and spark, UI exposed", []string{model.CompKafka, model.CompSpark}, []string{"spark-ui"}, 1, true},
+		{"three brokers and three Cassandra nodes", model.Components(), nil, 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := model.DefaultAnswers(model.EngineResources{NCPU: 8, MemTotal: 16 << 30})
 			a.Components, a.Swarm, a.Listen, a.Registry, a.SparkWorkers, a.Expose = tc.components, true, "0.0.0.0", "registry.test:5000", 3, tc.expose
 			a.KafkaBrokers, a.CassandraNodes = tc.brokers, tc.brokers
-			in := model.Inputs{SwarmHome: "home-node-id"}
+			in := model.Inputs{SwarmHome: "home-node-id", SwarmJobs: tc.jobs}
 			nodes := []model.SwarmNode{{ID: "home-node-id", Hostname: "a", Addr: "10.0.0.11", Usable: true},
 				{ID: "node-c", Hostname: "c", Addr: "10.0.0.13", Usable: true}, {ID: "node-b", Hostname: "b", Addr: "10.0.0.12", Usable: true}}
 			if err := model.PlaceMembers(&a, &in, nodes); err != nil {
@@ -150,8 +153,13 @@ func TestSwarmStackFile(t *testing.T) {
 				if s.Deploy.Resources.Limits == nil || s.Deploy.Resources.Limits.MemoryBytes == 0 {
 					t.Errorf("%s has no memory limit", s.Name)
 				}
-				if row, _ := model.Lookup(s.Name); row.Job != sw.isJob(s.Deploy.Labels) || s.Deploy.Mode != "" {
-					t.Errorf("%s: job %v, labels %v, mode %q (a swarm job's tasks outlive its service)", s.Name, row.Job, s.Deploy.Labels, s.Deploy.Mode)
+				mode := ""
+				if row, _ := model.Lookup(s.Name); row.Job && tc.jobs {
+					mode = "replicated-job"
+				}
+				if row, _ := model.Lookup(s.Name); row.Job != sw.isJob(s.Deploy.Labels) || s.Deploy.Mode != mode ||
+					s.Deploy.Replicas == nil || !row.Replicated && *s.Deploy.Replicas != 1 {
+					t.Errorf("%s: job %v, labels %v, mode %q, replicas %v; want mode %q", s.Name, row.Job, s.Deploy.Labels, s.Deploy.Mode, s.Deploy.Replicas, mode)
 				}
 				if row, _ := model.Lookup(s.Name); row.Job && (s.Deploy.RestartPolicy == nil || s.Deploy.RestartPolicy.Condition != "on-failure") {
 					t.Errorf("%s is restarted after it succeeds: %+v", s.Name, s.Deploy.RestartPolicy)

@@ -59,6 +59,10 @@ type Inputs struct {
 	// HealthStartInterval: the engine runs a healthcheck's start_interval and no compose on
 	// this machine refuses the key, so the cheap checks carry one (EngineFile keeps it).
 	HealthStartInterval bool
+	// SwarmJobs: the swarm's manager runs the one-shot jobs as swarm jobs and removes their
+	// tasks with their service (Engine 24 and later), so the stack file asks for them
+	// (EngineFile keeps it; see SwarmFile).
+	SwarmJobs bool
 	// RemoteHost is the machine the engine runs on when it is not this one (ssh:// or tcp://
 	// to another host; EngineFile keeps it): its ports are published there, not here.
 	RemoteHost string

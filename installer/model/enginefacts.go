@@ -21,6 +21,7 @@ const startInterval = "1s"
 
 type engineFacts struct {
 	HealthStartInterval bool                  `yaml:"health_start_interval"`
+	SwarmJobs           bool                  `yaml:"swarm_jobs,omitempty"`
 	RemoteHost          string                `yaml:"remote_host,omitempty"`
 	Endpoint            string                `yaml:"endpoint,omitempty"`
 	SwarmHome           string                `yaml:"swarm_home,omitempty"`
@@ -45,14 +46,14 @@ func readEngineFacts(dir string, in *Inputs) error {
 		return fmt.Errorf("%s in %s is damaged (run `dataeco install` to write it again): %w", EngineFile, dir, err)
 	}
 	in.HealthStartInterval, in.RemoteHost, in.Endpoint, in.SwarmHome = f.HealthStartInterval, f.RemoteHost, f.Endpoint, f.SwarmHome
-	in.SwarmPlaces = f.SwarmPlaces
+	in.SwarmPlaces, in.SwarmJobs = f.SwarmPlaces, f.SwarmJobs
 	return nil
 }
 
 // WriteEngineFacts records in dir what in says of the engine, for the commands after install.
 func WriteEngineFacts(dir string, in Inputs) error {
 	b, err := yaml.Marshal(engineFacts{HealthStartInterval: in.HealthStartInterval, RemoteHost: in.RemoteHost, Endpoint: in.Endpoint,
-		SwarmHome: in.SwarmHome, SwarmPlaces: in.SwarmPlaces})
+		SwarmHome: in.SwarmHome, SwarmPlaces: in.SwarmPlaces, SwarmJobs: in.SwarmJobs})
 	if err != nil {
 		return err
 	}

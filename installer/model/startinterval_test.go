@@ -70,11 +70,11 @@ func TestStartInterval(t *testing.T) {
 		t.Fatalf("no %s: got %v, %v; want off", EngineFile, in.HealthStartInterval, err)
 	}
 	for _, want := range []bool{true, false} {
-		if err := WriteEngineFacts(dir, Inputs{HealthStartInterval: want}); err != nil {
+		if err := WriteEngineFacts(dir, Inputs{HealthStartInterval: want, SwarmJobs: !want}); err != nil {
 			t.Fatal(err)
 		}
-		if in, err := ReadInputs(dir); err != nil || in.HealthStartInterval != want {
-			t.Errorf("after writing %v: read %v, %v", want, in.HealthStartInterval, err)
+		if in, err := ReadInputs(dir); err != nil || in.HealthStartInterval != want || in.SwarmJobs == want {
+			t.Errorf("after writing %v (swarm jobs %v): read %v (%v), %v", want, !want, in.HealthStartInterval, in.SwarmJobs, err)
 		}
 	}
 	if slices.Contains(BackupFiles(), EngineFile) {

@@ -38,11 +38,13 @@ import (
 //   - memory and CPU limits become the deploy section's, and the start order (which swarm
 //     ignores) is kept by dataeco, which creates each service when what it depends on is
 //     ready (SwarmDeps);
-//   - a one-shot job is a service of one replica that swarm restarts only on failure, labelled
-//     SwarmJobLabel, not a swarm job (replicated-job): the engine keeps a swarm job's finished
-//     tasks, and their containers on the nodes, after its service is removed
-//     (moby/moby#44312), so an uninstall would leave them behind. Like a Compose job, it runs
-//     again when its definition changes, and not on a deploy that changes nothing.
+//   - a one-shot job is a swarm job (replicated-job) of one run, which swarm restarts only
+//     on failure, labelled SwarmJobLabel, on an engine whose manager removes a job's tasks,
+//     and their containers on the nodes, with its service (Inputs.SwarmJobs: Engine 24 and
+//     later). Before that (moby/moby#44312, fixed by moby/swarmkit#3112) they stayed behind
+//     after an uninstall, so there a job is a service of one replica with the same restart
+//     policy and label. Either way it runs again when its definition changes, and not on a
+//     deploy that changes nothing.
 
 // SwarmStackVersion is the stack file format written: the docker CLI's loader validates the
 // file against its schema.
@@ -106,7 +108,7 @@ func SwarmFile(p *types.Project, a *Answers, in Inputs, builds []Build) ([]byte,
 			}
 			node = place.Node
 		}
-		s, err := swarmService(p.Services[name], svc, a, node, builds, configs)
+		s, err := swarmService(p.Services[name], svc, a, node, in.SwarmJobs, builds, configs)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", name, err)
 		}
@@ -136,7 +138,7 @@ func SwarmFile(p *types.Project, a *Answers, in Inputs, builds []Build) ([]byte,
 // the install's registry.
 func RegistryTag(a *Answers, tag string) string { return RewriteImage(a.Registry, tag) }
 
-func swarmService(c types.ServiceConfig, name string, a *Answers, home string, builds []Build, configs map[string]any) (map[string]any, error) {
+func swarmService(c types.ServiceConfig, name string, a *Answers, home string, jobs bool, builds []Build, configs map[string]any) (map[string]any, error) {
 	row, _ := Lookup(name)
 	out := swarmContainer(c, row, name, a, builds)
 	// Where its data is kept or its ports are published, it must stay: on the home node.
@@ -147,7 +149,7 @@ func swarmService(c types.ServiceConfig, name string, a *Answers, home string, b
 	if pinned, err = swarmPorts(c, out, pinned); err != nil {
 		return nil, err
 	}
-	out["deploy"] = swarmDeploy(c, row, a, home, pinned)
+	out["deploy"] = swarmDeploy(c, row, a, home, jobs, pinned)
 	return out, nil
 }
 
@@ -255,8 +257,9 @@ func swarmPorts(c types.ServiceConfig, out map[string]any, pinned bool) (bool, e
 	return pinned || len(ports) > 0, nil
 }
 
-// swarmDeploy is how swarm runs the service: replicas, limits, restarts and placement.
-func swarmDeploy(c types.ServiceConfig, row Service, a *Answers, home string, pinned bool) map[string]any {
+// swarmDeploy is how swarm runs the service: mode, replicas, limits, restarts and placement;
+// jobs says whether a one-shot job is a swarm job.
+func swarmDeploy(c types.ServiceConfig, row Service, a *Answers, home string, jobs, pinned bool) map[string]any {
 	labels := maps.Clone(map[string]string(c.Labels))
 	if labels == nil {
 		labels = map[string]string{}
@@ -278,6 +281,9 @@ func swarmDeploy(c types.ServiceConfig, row Service, a *Answers, home string, pi
 	case row.Job:
 		restart = map[string]any{"condition": "on-failure", "delay": "2s", "max_attempts": 3}
 		labels[SwarmJobLabel] = "true"
+		if jobs {
+			deploy["mode"] = "replicated-job" // replicas: one run to complete
+		}
 	case row.Replicated:
 		deploy["replicas"] = a.SparkWorkers
 	}
