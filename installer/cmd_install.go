@@ -144,6 +144,12 @@ func (a *App) prepareInstall(c *cli.Context) (*model.Definition, *engine.Docker,
 func (a *App) define(c *cli.Context, docker *engine.Docker, dir string, saved *model.Answers, given model.Given, secrets model.Secrets, in model.Inputs) (*model.Definition, error) {
 	a.status("Docker: %s %s (API %s), %d CPUs and %s for containers",
 		docker.Facts.Flavour(), docker.Facts.Version, docker.Facts.APIVersion, docker.Info.NCPU, gibibytes(docker.Info.MemTotal))
+	if sw := docker.Info.Swarm; saved == nil && given["swarm"] == nil && sw.ControlAvailable && sw.Nodes > 1 {
+		// The choice is the user's: a swarm install needs a registry every node reaches and
+		// ports on every address, so it is never taken for them.
+		a.status("This engine manages a swarm of %d nodes; the stack runs on this engine alone. "+
+			"To spread it over the swarm: `dataeco install --swarm --registry HOST:PORT --listen 0.0.0.0` (docs/scale.md)", sw.Nodes)
+	}
 	res := model.EngineResources{NCPU: docker.Info.NCPU, MemTotal: docker.Info.MemTotal}
 	ask := func() (model.Asker, error) {
 		p, err := a.prompter()

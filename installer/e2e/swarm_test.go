@@ -207,9 +207,16 @@ func TestIntegrationSwarm(t *testing.T) {
 		"--components", "kafka,spark,cassandra", "--spark-workers", "3", "--kafka-brokers", "3", "--cassandra-nodes", "3",
 		"--listen", "0.0.0.0", "--expose", "spark-ui", "--allow-unauthenticated", "--timeout", "3m"}, fixedPortArgs(base)...)
 
+	// Without --swarm, install says the engine manages a swarm and leaves the choice to the
+	// user (here refused before anything is done: three brokers need --swarm).
+	r := mgr.dataeco(t, ctx, "install", "--yes", "--dir", filepath.Join(t.TempDir(), "alone"), "--kafka-brokers", "3")
+	if r.code == 0 || !strings.Contains(r.stderr, "This engine manages a swarm of 3 nodes") || !strings.Contains(r.stderr, "3 brokers need --swarm") {
+		t.Errorf("install without --swarm on a swarm's manager (exit %d):\n%s", r.code, r.stderr)
+	}
+
 	// The stand-in Cassandra speaks no CQL, so install's smoke would fail on it: the checks that
 	// can run are run after.
-	r := mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
+	r = mgr.dataeco(t, ctx, append(args, "--no-smoke")...)
 	mustSucceed(t, r, "install --swarm")
 	if !strings.Contains(r.stdout, "tasks running on the swarm") || !strings.Contains(r.stdout, fmt.Sprintf("%s:%d", mgr.ip, base)) {
 		t.Errorf("the summary does not give the swarm's tasks and Kafka at the manager's address:\n%s", r.stdout)
