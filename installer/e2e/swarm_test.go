@@ -26,9 +26,9 @@ import (
 
 // startSwarm starts n engines, the first a swarm manager and the others workers joined to it
 // over their namespace addresses; seq tells apart the swarms of tests that run at once (its
-// namespaces, interfaces and 10.251.ID.0/24). bin is the dockerd the nodes run ("": the
-// machine's).
-func startSwarm(t *testing.T, registry string, n, seq int, bin string) []*remoteEngine {
+// namespaces, interfaces and 10.251.ID.0/24). bins[i] is the dockerd node i runs (none or
+// "": the machine's).
+func startSwarm(t *testing.T, registry string, n, seq int, bins ...string) []*remoteEngine {
 	t.Helper()
 	id := os.Getpid()%100*2 + seq
 	ip := func(args ...string) {
@@ -87,6 +87,10 @@ func startSwarm(t *testing.T, registry string, n, seq int, bin string) []*remote
 		attach(ns, fmt.Sprintf("dsw%dn%d", i+1, id), addr)
 		// Its own /var/run/docker.sock, as each machine of a swarm has: uninstall --purge
 		// reaches a node's volumes through it.
+		bin := ""
+		if i < len(bins) {
+			bin = bins[i]
+		}
 		node := startNetnsEngine(t, fmt.Sprintf("ds%d", i+1), ns, addr, true, bin)
 		netnsRegistry(t, ns, registry, storage, false)
 		// Before its daemon is destroyed (cleanups run last first): a node that leaves
@@ -196,8 +200,12 @@ func TestIntegrationSwarm(t *testing.T) {
 	// Its engines are its own, in namespaces of its own: it runs beside the remote engine's
 	// test (the only other such), after the tests on the shared engine.
 	t.Parallel()
+	newer := newerDockerd(t)
 	registry := standinRegistry(t)
-	nodes := startSwarm(t, registry, 3, 0, "")
+	// A swarm in the middle of an upgrade: the manager on a newer engine, the workers still
+	// on 20.10. The manager's orchestrator removes a swarm job's tasks, so the jobs are swarm
+	// jobs, wherever their tasks run.
+	nodes := startSwarm(t, registry, 3, 0, newer)
 	mgr := nodes[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -272,6 +280,9 @@ func TestIntegrationSwarm(t *testing.T) {
 	for _, j := range []string{"kafka-init", "cassandra-init"} {
 		if s := svcs[j]; s.Mode != "job" || s.Done != 1 {
 			t.Errorf("%s did not complete as a job: %+v", j, s)
+		}
+		if out, err := mgr.docker("service", "inspect", "--format", "{{json .Spec.Mode}}", project+"_"+j); err != nil || !strings.Contains(out, "ReplicatedJob") {
+			t.Errorf("%s is not a swarm job: %v %s", j, err, out)
 		}
 	}
 	smokePasses(t, ctx, mgr, dir, "smoke-kafka", "smoke-spark")
@@ -460,6 +471,22 @@ func TestIntegrationSwarm(t *testing.T) {
 	for _, what := range [][]string{{"service", "ls", "-q", "--filter", label}, {"config", "ls", "-q", "--filter", label}} {
 		if out, err := mgr.docker(what...); err != nil || strings.TrimSpace(out) != "" {
 			t.Errorf("after uninstall, %s: %v %s", strings.Join(what, " "), err, out)
+		}
+	}
+	// Nor a task in the swarm's records, the swarm jobs' included.
+	ids, err := mgr.docker("node", "ls", "-q")
+	if err != nil {
+		t.Fatalf("docker node ls: %v\n%s", err, ids)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		out, err := mgr.docker(append([]string{"node", "ps", "-q"}, strings.Fields(ids)...)...)
+		if err == nil && strings.TrimSpace(out) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			all, _ := mgr.docker(append([]string{"node", "ps"}, strings.Fields(ids)...)...)
+			t.Errorf("a minute after uninstall the swarm still has tasks: %v\n%s", err, all)
+			break
 		}
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

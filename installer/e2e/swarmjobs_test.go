@@ -39,7 +39,7 @@ func TestIntegrationSwarmJobs(t *testing.T) {
 	t.Parallel()
 	newer := newerDockerd(t)
 	registry := standinRegistry(t)
-	node := startSwarm(t, registry, 1, 1, "")[0]
+	node := startSwarm(t, registry, 1, 1)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	const project, base = "dataeco-swjobs", 18560
