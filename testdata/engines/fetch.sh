@@ -20,16 +20,20 @@ if [ -x "$dir/usr/sbin/dockerd" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# get URL FILE downloads, naming the URL when it fails.
+get() {
+  curl -fsS --retry 3 "$1" -o "$2" || { echo "fetch.sh: could not download $1 (DEBIAN_MIRROR, SUITE)" >&2; exit 1; }
+}
 
 # The release file, signed by Debian's archive key (Debian 12's keyring has Debian 13's).
-curl -fsS --retry 3 "$mirror/dists/$suite/InRelease" -o "$tmp/InRelease"
+get "$mirror/dists/$suite/InRelease" "$tmp/InRelease"
 gpgv --keyring "$keyring" --output "$tmp/Release" "$tmp/InRelease" 2>"$tmp/gpgv.log" ||
   { cat "$tmp/gpgv.log" >&2; echo "fetch.sh: $suite's InRelease is not signed by a key of $keyring" >&2; exit 1; }
 # The package index, by the checksum the release file gives.
 index="main/binary-$arch/Packages.xz"
 sum=$(awk -v f="$index" '/^SHA256:/ { s = 1; next } /^[^ ]/ { s = 0 } s && $3 == f { print $1 }' "$tmp/Release")
 [ -n "$sum" ] || { echo "fetch.sh: $suite's release file lists no $index" >&2; exit 1; }
-curl -fsS --retry 3 "$mirror/dists/$suite/$index" -o "$tmp/Packages.xz"
+get "$mirror/dists/$suite/$index" "$tmp/Packages.xz"
 echo "$sum  $tmp/Packages.xz" | sha256sum -c --quiet
 # The package, by the checksum the index gives.
 read -r file sum < <(xz -dc "$tmp/Packages.xz" | awk '
@@ -38,7 +42,7 @@ read -r file sum < <(xz -dc "$tmp/Packages.xz" | awk '
   p && /^SHA256: / { s = $2 }
   /^$/ { if (p && f != "") { print f, s; exit } p = 0 }')
 [ -n "${file:-}" ] || { echo "fetch.sh: $suite has no docker.io for $arch" >&2; exit 1; }
-curl -fsS --retry 3 "$mirror/$file" -o "$tmp/docker.deb"
+get "$mirror/$file" "$tmp/docker.deb"
 echo "$sum  $tmp/docker.deb" | sha256sum -c --quiet
 mkdir -p "$(dirname "$dir")"
 rm -rf "$dir.tmp"
