@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,24 @@ func TestIntegrationBackupRestore(t *testing.T) {
 	freshProject(t, c, other)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	// Volumes no container holds: the helpers that read and write the volumes must take the
+	// anonymous ones the engine makes for their image's VOLUME paths with them.
+	dangling := func() []string {
+		t.Helper()
+		out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "dangling=true").CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker volume ls: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	danglingBefore := dangling()
+	defer func() {
+		for _, v := range dangling() {
+			if !slices.Contains(danglingBefore, v) {
+				t.Errorf("backup and restore left volume %s, which no container holds", v)
+			}
+		}
+	}()
 	dir := filepath.Join(t.TempDir(), "install")
 	const base = 17200
 	mustSucceed(t, runCLI(t, ctx, append([]string{"install", "--yes", "--no-smoke", "--dir", dir, "--project", project,

@@ -85,7 +85,9 @@ func (d *Docker) helper(ctx context.Context, image, volume string, readOnly bool
 	remove := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_, _ = d.API.ContainerRemove(rctx, res.ID, client.ContainerRemoveOptions{Force: true})
+		// With the anonymous volumes the engine made for the image's own VOLUME paths (the
+		// stack's images declare theirs), or each backup, restore and reset leaves them behind.
+		_, _ = d.API.ContainerRemove(rctx, res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}
 	return res.ID, remove, nil
 }
@@ -135,7 +137,7 @@ func (d *Docker) RemoveVolume(ctx context.Context, volume string) error {
 		return fmt.Errorf("listing the containers that hold volume %s: %w", volume, err)
 	}
 	for _, c := range list.Items {
-		if _, err := d.API.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := d.API.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("removing helper container %s: %w", c.ID[:12], err)
 		}
 	}
