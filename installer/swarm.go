@@ -126,20 +126,17 @@ func (a *App) swarmPlaces(ctx context.Context, docker *engine.Docker, ans *model
 	if first {
 		in.SwarmHome = node
 	}
-	jobs, err := docker.SwarmJobs(ctx)
+	nodes, err := docker.SwarmNodes(ctx)
 	if err != nil {
 		return err
 	}
+	jobs := engine.SwarmJobs(nodes)
 	if jobs && !in.SwarmJobs && !first {
 		a.status("The swarm's managers now run Engine %s or later: the one-shot jobs become swarm jobs, each created anew and run once more", engine.SwarmJobsEngine)
 	}
 	in.SwarmJobs = jobs
 	if ans.Brokers() == 1 && ans.Nodes() == 1 {
 		return nil
-	}
-	nodes, err := docker.SwarmNodes(ctx)
-	if err != nil {
-		return err
 	}
 	var mine []model.SwarmNode
 	for _, n := range nodes {

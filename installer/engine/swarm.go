@@ -77,6 +77,9 @@ type SwarmNode struct {
 	ID, Hostname, Addr string
 	// Usable: ready and active, so swarm may start a task there now.
 	Usable bool
+	// Manager: the node takes part in running the swarm; Engine is its Docker Engine version.
+	Manager bool
+	Engine  string
 }
 
 // SwarmNodes lists the swarm's nodes.
@@ -88,7 +91,8 @@ func (d *Docker) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
 	var out []SwarmNode
 	for _, n := range nodes.Items {
 		out = append(out, SwarmNode{ID: n.ID, Hostname: n.Description.Hostname, Addr: n.Status.Addr,
-			Usable: n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive})
+			Usable:  n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive,
+			Manager: n.Spec.Role == swarm.NodeRoleManager, Engine: n.Description.Engine.EngineVersion})
 	}
 	return out, nil
 }
@@ -97,25 +101,21 @@ func (d *Docker) SwarmNodes(ctx context.Context) ([]SwarmNode, error) {
 // their containers on the nodes, with its service (moby/swarmkit#3112, for moby/moby#44312).
 const SwarmJobsEngine = "24.0"
 
-// SwarmJobs says whether the swarm may run the one-shot jobs as swarm jobs: whether every
-// manager runs SwarmJobsEngine or later, since leadership can move to any of them and the
-// leader's orchestrator is the one that removes a job's tasks.
-func (d *Docker) SwarmJobs(ctx context.Context) (bool, error) {
-	nodes, err := d.API.NodeList(ctx, client.NodeListOptions{})
-	if err != nil {
-		return false, fmt.Errorf("listing the swarm's nodes: %w", err)
-	}
+// SwarmJobs says whether the swarm of these nodes may run the one-shot jobs as swarm jobs:
+// whether every manager runs SwarmJobsEngine or later, since leadership can move to any of
+// them and the leader's orchestrator is the one that removes a job's tasks.
+func SwarmJobs(nodes []SwarmNode) bool {
 	managers := 0
-	for _, n := range nodes.Items {
-		if n.Spec.Role != swarm.NodeRoleManager {
+	for _, n := range nodes {
+		if !n.Manager {
 			continue
 		}
 		managers++
-		if versions.LessThan(n.Description.Engine.EngineVersion, SwarmJobsEngine) {
-			return false, nil
+		if versions.LessThan(n.Engine, SwarmJobsEngine) {
+			return false
 		}
 	}
-	return managers > 0, nil
+	return managers > 0
 }
 
 // LoadSwarm reads a stack file with the docker CLI's loader, which validates it against the

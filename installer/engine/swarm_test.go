@@ -231,3 +231,25 @@ func TestTaskLineWriter(t *testing.T) {
 		})
 	}
 }
+
+// One-shot jobs are swarm jobs only when every manager removes a job's tasks with it: a
+// manager still on an older engine may lead the swarm.
+func TestSwarmJobs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		nodes []SwarmNode
+		want  bool
+	}{
+		{"no node", nil, false},
+		{"one manager on 26", []SwarmNode{{Manager: true, Engine: "26.1.5+dfsg1"}}, true},
+		{"manager on 24.0.0", []SwarmNode{{Manager: true, Engine: "24.0.0"}}, true},
+		{"manager on 23", []SwarmNode{{Manager: true, Engine: "23.0.6"}}, false},
+		{"workers on 20.10, manager on 26", []SwarmNode{{Manager: true, Engine: "26.1.5"}, {Engine: "20.10.24+dfsg1"}}, true},
+		{"a second manager on 20.10", []SwarmNode{{Manager: true, Engine: "26.1.5"}, {Manager: true, Engine: "20.10.24"}}, false},
+	} {
+		if got := SwarmJobs(tc.nodes); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
